@@ -1,0 +1,5 @@
+import sys
+
+from syrisign.cli import main
+
+sys.exit(main())

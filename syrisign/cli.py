@@ -1,0 +1,58 @@
+"""The ``syrisign`` command. Each command group lives in ``syrisign/commands/<name>.py``
+and registers itself; modules are imported lazily so ``syrisign --help`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from syrisign.errors import SyriSignError
+
+# command modules, in the order `syrisign --help` lists them
+COMMAND_MODULES = [
+    "syrisign.commands.data",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="syrisign", description="Arabic text to sign language skeleton video (retrieval and generation).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def _version() -> str:
+    from syrisign import __version__
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except SyriSignError as e:
+        print(f"syrisign: error: {e}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as e:
+        print(f"syrisign: error: file not found: {e.filename or e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("syrisign: interrupted; finished work is kept and a rerun resumes", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

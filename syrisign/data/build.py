@@ -1,0 +1,170 @@
+"""``syrisign data build``: any source layout to a dataset directory, in parallel and resumable.
+
+- Each finished sample is written atomically to ``poses/<id>.npz``; a rerun skips samples
+  whose file is already there, so an interrupted build never does work twice.
+- A sample that fails (corrupt video, no person found, unreadable file) is logged to
+  ``errors.log`` and skipped; the batch goes on.
+- MediaPipe runs in worker processes, each with its own Holistic graph.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from syrisign.data.dataset import ERRORS, META, POSES, Dataset, Sample, write_json, write_manifest
+from syrisign.data.sources import Item, list_items, resolve_input
+from syrisign.pose import PoseSequence
+
+_WORKER = None
+
+
+def _init_worker() -> None:
+    global _WORKER
+    import os
+    # MediaPipe's C++ logging writes straight to fd 2 and would break the progress bar;
+    # a worker reports its errors through return values instead.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    from syrisign.data.extract import HolisticExtractor
+    _WORKER = HolisticExtractor()
+
+
+def _extract_job(args: tuple[str, str, str]) -> tuple[str, str | None, int, float]:
+    """Worker: extract one sample and save it. Returns (id, error, frames, seconds)."""
+    sid, src, dst = args
+    t0 = time.perf_counter()
+    try:
+        seq = _WORKER.extract_path(src)
+        seq.save(dst)
+        return sid, None, len(seq), time.perf_counter() - t0
+    except Exception as e:  # one bad file never ends the batch
+        return sid, f"{type(e).__name__}: {e}", 0, time.perf_counter() - t0
+
+
+@dataclass
+class BuildReport:
+    source: str
+    output: Path
+    total: int = 0
+    done_before: int = 0
+    built: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    frames_extracted: int = 0
+    extract_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    workers: int = 1
+
+    @property
+    def extraction_fps(self) -> float:
+        return self.frames_extracted / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        parts = [f"{self.total} samples from {self.source}", f"{self.built} built", f"{self.done_before} already done",
+                 f"{len(self.failed)} failed"]
+        if self.frames_extracted:
+            parts.append(f"MediaPipe {self.frames_extracted} frames at {self.extraction_fps:.1f} frames/s "
+                         f"with {self.workers} worker(s)")
+        return ", ".join(parts)
+
+
+def _describe(sample: Sample, seq: PoseSequence, file: str) -> Sample:
+    sample.frames, sample.fps, sample.file, sample.skeleton = len(seq), seq.fps, file, seq.skeleton.name
+    hp = seq.hand_presence()
+    sample.missing_hand_rate = hp["both_missing"] if hp else -1.0
+    return sample
+
+
+def _log_error(output: Path, sid: str, src: Path, err: str) -> None:
+    with open(output / ERRORS, "a", encoding="utf-8") as f:
+        f.write(f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}\t{sid}\t{src}\t{err}\n")
+
+
+def build_dataset(input: str | Path, output: str | Path, source: str | None = None, workers: int | None = None,
+                  limit: int | None = None, progress: bool = True) -> BuildReport:
+    """Build (or finish building) a dataset; returns what happened."""
+    from tqdm import tqdm
+
+    t_start = time.perf_counter()
+    in_path, signed_language = resolve_input(str(input))
+    source, items = list_items(in_path, source, signed_language)
+    if limit:
+        items = items[:limit]
+    output = Path(output)
+    (output / POSES).mkdir(parents=True, exist_ok=True)
+    workers = max(1, workers or min(2, mp.cpu_count()))
+    report = BuildReport(source, output, total=len(items), workers=workers)
+
+    todo_extract: list[Item] = []
+    todo_load: list[Item] = []
+    for it in items:
+        if (output / POSES / f"{it.sample.id}.npz").is_file():
+            report.done_before += 1
+        elif it.needs_extraction:
+            todo_extract.append(it)
+        else:
+            todo_load.append(it)
+
+    bar = tqdm(total=len(todo_extract) + len(todo_load), desc=f"build {output.name}", unit="sample",
+               disable=not progress, dynamic_ncols=True)
+    for it in todo_load:  # converters of landmark dumps: cheap, run here
+        try:
+            it.loader().save(output / POSES / f"{it.sample.id}.npz")
+            report.built += 1
+        except Exception as e:
+            report.failed.append((it.sample.id, f"{type(e).__name__}: {e}"))
+            _log_error(output, it.sample.id, it.path, f"{type(e).__name__}: {e}")
+        bar.update()
+
+    if todo_extract:
+        by_id = {it.sample.id: it for it in todo_extract}
+        jobs = [(it.sample.id, str(it.path), str(output / POSES / f"{it.sample.id}.npz")) for it in todo_extract]
+        t0 = time.perf_counter()
+        ctx = mp.get_context("spawn")  # MediaPipe graphs must not be forked from a parent that has one
+        with ctx.Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
+            for sid, err, n, secs in pool.imap_unordered(_extract_job, jobs):
+                if err:
+                    report.failed.append((sid, err))
+                    _log_error(output, sid, by_id[sid].path, err)
+                    bar.write(f"skipped {by_id[sid].path.name}: {err}")
+                else:
+                    report.built += 1
+                    report.frames_extracted += n
+                    report.extract_seconds += secs
+                bar.update()
+        report.wall_seconds = time.perf_counter() - t0
+    bar.close()
+
+    # Manifest: every sample whose poses exist (built now or before), in source order.
+    samples = []
+    for it in items:
+        f = output / POSES / f"{it.sample.id}.npz"
+        if f.is_file():
+            try:
+                samples.append(_describe(it.sample, PoseSequence.load(f), f"{POSES}/{f.name}"))
+            except Exception as e:  # a file damaged outside SyriSign: log, drop, rebuild next time
+                _log_error(output, it.sample.id, f, f"unreadable output, removed: {e}")
+                f.unlink(missing_ok=True)
+    old = Dataset(output) if (output / "manifest.csv").is_file() else None
+    if old is not None:  # keep splits assigned by `syrisign data split`
+        old_split = {s.id: s.split for s in old.samples}
+        for s in samples:
+            s.split = old_split.get(s.id, s.split)
+    write_manifest(output / "manifest.csv", samples)
+    meta = {
+        "source": source, "input": str(in_path), "built": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "samples": len(samples), "failed": len(report.failed),
+        "skeletons": sorted({s.skeleton for s in samples}),
+        "classes": len({s.class_key for s in samples}), "signers": len({s.signer for s in samples}),
+    }
+    if old is not None and "split" in old.meta:
+        meta["split"] = old.meta["split"]
+    if report.frames_extracted:
+        meta["extraction"] = {"frames": report.frames_extracted, "seconds": round(report.wall_seconds, 2),
+                              "frames_per_second": round(report.extraction_fps, 2), "workers": workers}
+    write_json(output / META, meta)
+    report.wall_seconds = report.wall_seconds or (time.perf_counter() - t_start)
+    return report
+
