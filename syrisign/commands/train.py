@@ -18,11 +18,17 @@ TRAINERS = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    import sys
+    # The trainers' own options are added only when a training command is being parsed, so that
+    # other commands never import the model families (and torch) just to build the parser.
+    wanted = "train" in sys.argv[1:3]
     p = sub.add_parser("train", help="train a model (retrieval, vqvae, t2m, motionclip, recognizer)")
     tsub = p.add_subparsers(dest="train_kind", metavar="KIND", required=True)
     for kind, (module, help_text) in TRAINERS.items():
         tp = tsub.add_parser(kind, help=help_text)
         tp.set_defaults(func=_runner(module), _train_module=module)
+        if not wanted:
+            continue
         try:
             importlib.import_module(module).add_arguments(tp)
         except (ImportError, AttributeError):
