@@ -17,7 +17,17 @@ COMMAND_MODULES = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+_ARGV: list[str] = []
+
+
+def parsing_argv() -> list[str]:
+    """The arguments being parsed (commands may skip expensive parser setup they do not need)."""
+    return _ARGV
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    global _ARGV
+    _ARGV = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
         prog="syrisign", description="Arabic text to sign language skeleton video (retrieval and generation).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -35,7 +45,7 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

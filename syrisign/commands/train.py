@@ -18,10 +18,10 @@ TRAINERS = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    import sys
+    from syrisign.cli import parsing_argv
     # The trainers' own options are added only when a training command is being parsed, so that
     # other commands never import the model families (and torch) just to build the parser.
-    wanted = "train" in sys.argv[1:3]
+    wanted = "train" in parsing_argv()[:2]
     p = sub.add_parser("train", help="train a model (retrieval, vqvae, t2m, motionclip, recognizer)")
     tsub = p.add_subparsers(dest="train_kind", metavar="KIND", required=True)
     for kind, (module, help_text) in TRAINERS.items():
