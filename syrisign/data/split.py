@@ -41,6 +41,12 @@ def assign_split(ds: Dataset, mode: str = "random", seed: int = 0, test_frac: fl
         by_class[s.class_key].append(i)
     desc: dict = {"mode": mode, "seed": seed}
     if mode == "random":
+        # stratify by class; classes too small to split (e.g. one recording per sign) form one pool
+        strata = {c: idx for c, idx in by_class.items() if len(idx) >= 3}
+        small = [i for c, idx in by_class.items() if len(idx) < 3 for i in idx]
+        if small:
+            strata["\0small"] = small
+        by_class = strata
         test = _take_val(by_class, test_frac, rng)
         rest = {c: [i for i in idx if i not in test] for c, idx in by_class.items()}
         val = _take_val(rest, val_frac / max(1e-9, 1 - test_frac), rng)

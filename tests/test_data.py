@@ -1,0 +1,169 @@
+"""Dataset building from the real recordings: importers, MediaPipe extraction, errors, resume, splits."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from syrisign.cli import main as cli
+from syrisign.data import Dataset
+from syrisign.data.build import build_dataset
+from syrisign.data.extract import HolisticExtractor, frame_files, read_frame_folder
+from syrisign.data.sources import detect_source, list_items
+from syrisign.data.split import assign_split, dataset_info
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    ex = HolisticExtractor()
+    yield ex
+    ex.close()
+
+
+def _letter_videos(data_dir: Path) -> list[Path]:
+    return sorted((data_dir / "karsl" / "letters_digits_mp4").rglob("*.mp4"))
+
+
+def test_karsl_words_layout_is_recognized_with_labels(data_dir):
+    root = data_dir / "karsl" / "word_frames"
+    assert detect_source(root) == "karsl-words"
+    source, items = list_items(root)
+    assert len(items) == 642
+    samples = [it.sample for it in items]
+    assert {s.signer for s in samples} == {"01", "03"}
+    assert len({s.sign_id for s in samples}) == 12
+    lungs = [s for s in samples if s.sign_id == "0077"]
+    assert lungs and lungs[0].label_ar == "رئتان" and lungs[0].label_en.lower() == "lungs"
+    assert {s.split for s in samples} == {"train", "test"}
+    # repetitions are numbered per signer and word
+    reps = sorted(int(s.repetition) for s in samples if s.signer == "01" and s.sign_id == "0071")
+    assert reps == list(range(1, 44))
+
+
+def test_frame_folder_timing_comes_from_original_frame_index(data_dir):
+    folder = next(p for p in (data_dir / "karsl" / "word_frames" / "01" / "train" / "0071").iterdir())
+    files = frame_files(folder)
+    idx = [int(f.stem.rsplit("_", 1)[1]) for f in files]
+    assert idx == sorted(idx) and len(files) == 18
+    frames, stamps, fps = read_frame_folder(folder)
+    assert len(frames) == 18 and frames[0].shape == (256, 256, 3)
+    np.testing.assert_allclose(stamps, (np.array(idx) - idx[0]) / 30.0)
+
+
+def test_extraction_on_a_real_karsl_word(data_dir, extractor):
+    folder = sorted((data_dir / "karsl" / "word_frames" / "03" / "test" / "0077").iterdir())[0]
+    seq = extractor.extract_path(folder)
+    assert seq.skeleton.name == "holistic543" and seq.data.shape == (18, 543, 3)
+    assert seq.timestamps is not None and seq.timestamps[-1] > 17 / 30  # frames span more than 18/30 s
+    assert (seq.confidence[:, :33] > 0).all(), "the signer's body is found in every frame"
+    hp = seq.hand_presence()
+    assert hp["both_missing"] < 0.5, "hands are found in most frames of a sign"
+    # landmarks are in pixels of the 256x256 frames and the shoulders are level and apart
+    li, ri = seq.skeleton.shoulder_idx
+    assert 0 < seq.data[0, li, 0] < 256 and seq.data[0, li, 0] > seq.data[0, ri, 0] + 20
+
+
+def test_extraction_on_a_real_karsl_video(data_dir, extractor):
+    video = _letter_videos(data_dir)[40]
+    seq = extractor.extract_path(video)
+    assert seq.fps > 0 and 10 <= len(seq) <= 60
+    assert seq.confidence[:, 501:].max() > 0, "a hand is found in a fingerspelling clip"
+
+
+def test_corrupt_and_empty_videos_are_logged_and_skipped_then_resume(data_dir, tmp_path):
+    src = tmp_path / "videos"
+    (src / "واحد").mkdir(parents=True)
+    (src / "اثنان").mkdir()
+    good = _letter_videos(data_dir)[1]
+    shutil.copy(good, src / "واحد" / "a.mp4")
+    (src / "اثنان" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
+    (src / "اثنان" / "empty.mp4").write_bytes(b"")
+    assert detect_source(src) == "videos"
+    out = tmp_path / "ds"
+    report = build_dataset(src, out, workers=2, progress=False)
+    assert report.built == 1 and len(report.failed) == 2
+    log = (out / "errors.log").read_text(encoding="utf-8")
+    assert "broken.mp4" in log and "empty.mp4" in log
+    ds = Dataset(out)
+    assert len(ds) == 1 and ds.samples[0].label_ar == "واحد" and ds.samples[0].frames > 0
+    # rerun: the finished sample is not extracted again
+    again = build_dataset(src, out, workers=1, progress=False)
+    assert again.done_before == 1 and again.built == 0 and again.frames_extracted == 0
+    assert len(Dataset(out)) == 1
+
+
+def test_interrupted_build_resumes_without_redoing(data_dir, tmp_path):
+    src = tmp_path / "v"
+    for i, video in enumerate(_letter_videos(data_dir)[:3]):
+        (src / f"w{i}").mkdir(parents=True)
+        shutil.copy(video, src / f"w{i}" / video.name)
+    out = tmp_path / "ds"
+    first = build_dataset(src, out, workers=1, progress=False, limit=2)  # stands for a run stopped after 2
+    assert first.built == 2
+    mtimes = {p.name: p.stat().st_mtime_ns for p in (out / "poses").iterdir()}
+    second = build_dataset(src, out, workers=1, progress=False)
+    assert second.done_before == 2 and second.built == 1
+    for p in (out / "poses").iterdir():
+        if p.name in mtimes:
+            assert p.stat().st_mtime_ns == mtimes[p.name], "finished samples are not rewritten"
+    assert not list((out / "poses").glob("*.tmp"))
+
+
+def test_landmark_dump_importers(data_dir, tmp_path):
+    isl = build_dataset(data_dir / "isl_kinect", tmp_path / "isl", progress=False, limit=40)
+    ds = Dataset(tmp_path / "isl")
+    assert isl.source == "isl-kinect" and len(ds) == 40 and ds.samples[0].skeleton == "kinect20"
+    seq = ds.load(0)
+    li, ri = seq.skeleton.shoulder_idx
+    head = seq.skeleton.index["body.Head"]
+    # converted to image-like axes: the signer's left shoulder on the right, the head above (smaller y)
+    assert (seq.data[:, li, 0] > seq.data[:, ri, 0]).all() and (seq.data[:, head, 1] < seq.data[:, li, 1]).all()
+
+    build_dataset(data_dir / "asl_app", tmp_path / "asl", progress=False)
+    asl = Dataset(tmp_path / "asl")
+    assert len(asl) == 100 and {s.skeleton for s in asl} == {"aslapp108"}
+    assert "thank you" in {s.label_en for s in asl}
+
+    build_dataset("jos", tmp_path / "jos", progress=False)
+    jos = Dataset(tmp_path / "jos")
+    assert len(jos) == 38 and {s.signed_language for s in jos} == {"jos"} and "ال" in {s.label_ar for s in jos}
+
+
+def test_splits_are_disjoint_and_reproducible(data_dir, tmp_path):
+    build_dataset(data_dir / "isl_kinect", tmp_path / "isl", progress=False)
+    ds = Dataset(tmp_path / "isl")
+    assert len(ds) == 2160
+    desc = assign_split(ds, "signer", seed=3, test_signers=["apurve", "rajat"])
+    test_signers = {s.signer for s in ds if s.split == "test"}
+    assert test_signers == {"apurve", "rajat"}
+    assert not test_signers & {s.signer for s in ds if s.split in ("train", "val")}
+    assert desc["counts"]["test"] == 540
+    ds.save()
+    assert [s.split for s in Dataset(tmp_path / "isl")] == [s.split for s in ds]
+
+    held = assign_split(ds, "class", seed=1)["heldout_classes"]
+    assert len(held) == 6
+    assert not set(held) & {s.class_key for s in ds if s.split != "test"}
+    first = [s.split for s in ds]
+    assign_split(ds, "random", seed=7)
+    a = [s.split for s in ds]
+    assign_split(ds, "random", seed=7)
+    assert a == [s.split for s in ds] and a != first
+
+
+def test_data_cli_build_info_split(data_dir, tmp_path, capsys):
+    out = tmp_path / "asl"
+    assert cli(["data", "build", str(data_dir / "asl_app"), str(out)]) == 0
+    assert "100 samples" in capsys.readouterr().out
+    assert cli(["data", "info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "missing-hand rate" in text and "per class" in text
+    assert cli(["data", "split", str(out), "--mode", "random", "--seed", "1"]) == 0
+    info = dataset_info(Dataset(out))
+    assert set(info["per_split"]) == {"train", "val", "test"}
+    # a clear one-line error, no traceback, for an input that does not exist
+    assert cli(["data", "build", str(tmp_path / "nope"), str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "input not found" in err and "Traceback" not in err
