@@ -1,0 +1,93 @@
+"""``syrisign translate``: Arabic text to a signed skeleton video."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from syrisign.errors import SyriSignError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "translate", help="Arabic text to a sign language skeleton video",
+        description="Sign Arabic text as a skeleton animation. TEXT can be given as an argument, with --file, "
+                    "or on standard input ('-' or nothing). The first run builds the default lexicon from "
+                    "SYRISIGN_DATA (a few minutes, progress shown).")
+    p.add_argument("text", nargs="?", help="Arabic text; '-' or omitted: read standard input")
+    p.add_argument("-f", "--file", help="read the text from this file (UTF-8)")
+    p.add_argument("-o", "--output", help="output file (default translation.<format>)")
+    p.add_argument("-m", "--method", default="retrieval",
+                   help="retrieval, generative, motionclip, all, or a comma-separated list (default retrieval)")
+    p.add_argument("--format", choices=["mp4", "gif", "png", "pose", "npz", "json"],
+                   help="output format (default: from the output's suffix, else mp4)")
+    p.add_argument("--explain", action="store_true", help="print how each word was resolved (the gloss plan)")
+    p.add_argument("--plan-only", action="store_true", help="print the plan and stop (no video)")
+    p.add_argument("--fps", type=float, default=25.0, help="output frame rate (default 25)")
+    p.add_argument("--size", type=int, default=512, help="panel size in pixels (default 512)")
+    p.add_argument("--lexicon", help="lexicon folder or index.csv (default: the built-in Arabic lexicon)")
+    p.add_argument("--translator", help="glossary (default), marian:DIR or arat5:DIR (or $SYRISIGN_TRANSLATOR)")
+    p.add_argument("--no-fuzzy", action="store_true", help="do not use the retrieval model for inexact matches")
+    p.add_argument("--max-chars", type=int, default=5000, help="longest text accepted (default 5000)")
+    p.add_argument("--json", action="store_true", help="print the plan and outputs as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(func=run)
+
+
+def read_text(args) -> str:
+    if args.file:
+        path = Path(args.file)
+        if not path.is_file():
+            raise SyriSignError(f"no such text file: {path}")
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise SyriSignError(f"{path} is not UTF-8 text") from None
+    if args.text is not None and args.text != "-":
+        return args.text
+    if sys.stdin is None or sys.stdin.isatty():
+        raise SyriSignError('no text given: syrisign translate "وزارة الصحة" (or --file, or standard input)')
+    return sys.stdin.read()
+
+
+def parse_methods(spec: str) -> list[str]:
+    from syrisign.producers import available_producers
+    if spec == "all":
+        return available_producers()
+    methods = [m.strip() for m in spec.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in available_producers()]
+    if unknown or not methods:
+        raise SyriSignError(f"unknown method {', '.join(unknown) or spec!r}; "
+                            f"choose from {', '.join(available_producers())} or all")
+    return methods
+
+
+def run(args) -> int:
+    from syrisign.pipeline import Pipeline
+
+    t0 = time.perf_counter()
+    text = read_text(args)
+    methods = parse_methods(args.method)
+    pipe = Pipeline(lexicon=args.lexicon, translator=args.translator, fuzzy=not args.no_fuzzy, fps=args.fps,
+                    progress=not args.quiet, max_chars=args.max_chars)
+    if args.plan_only:
+        plan = pipe.plan(text)
+        print(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2) if args.json else plan.explain())
+        return 0
+    result = pipe.translate(text, methods, keep_going=len(methods) > 1)
+    fmt = args.format or (Path(args.output).suffix.lstrip(".") if args.output else "mp4") or "mp4"
+    out = Path(args.output or f"translation.{fmt}")
+    written = pipe.write(result, out, fmt, size=args.size)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    elif args.explain:
+        print(result.plan.explain())
+    for m, err in result.errors.items():
+        print(f"syrisign: {m}: {err}", file=sys.stderr)
+    if not args.json:
+        frames = ", ".join(f"{m} {len(o.sequence)} frames" for m, o in result.outputs.items())
+        for p in written:
+            print(f"wrote {p} ({frames}, {args.fps:g} fps) in {time.perf_counter() - t0:.2f} s")
+    return 0
