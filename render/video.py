@@ -1,0 +1,328 @@
+"""Frames from pose sequences, side-by-side comparison, and the mp4 / gif / png writers."""
+from __future__ import annotations
+
+import io
+import math
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from syrisign.pose import PoseSequence, atomic_write_bytes
+from render.captions import Caption, as_captions, caption_index, remap_captions, text_bar
+from render.draw import (Framing, RenderError, RenderStyle, SkeletonPainter, import_cv2, make_canvas,
+                         resolve_framing)
+
+
+# -- frame sources ---------------------------------------------------------------------------
+class Frames:
+    """A sized, indexable stream of (height, width, 3) uint8 RGB frames at ``fps``.
+
+    Iterate it, take ``len()``, or index one frame (``frames[10]``); nothing is drawn until asked.
+    """
+
+    def __init__(self, num_frames: int, fps: float, width: int, height: int,
+                 draw_into: Callable[[int, np.ndarray], None]):
+        self.num_frames, self.fps, self.width, self.height = int(num_frames), float(fps), int(width), int(height)
+        self._draw_into = draw_into
+
+    def __len__(self) -> int:
+        return self.num_frames
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)"""
+        return self.width, self.height
+
+    def draw_into(self, i: int, out: np.ndarray) -> np.ndarray:
+        """Draw frame ``i`` into ``out`` (height, width, 3), which may be a view of a larger image."""
+        if not -self.num_frames <= i < self.num_frames:
+            raise IndexError(f"frame {i} out of range (0..{self.num_frames - 1})")
+        self._draw_into(i % self.num_frames, out)
+        return out
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.draw_into(int(i), np.empty((self.height, self.width, 3), dtype=np.uint8))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for i in range(self.num_frames):
+            yield self[i]
+
+
+def _size(size: int | tuple[int, int]) -> tuple[int, int]:
+    w, h = (size, size) if isinstance(size, (int, np.integer)) else size
+    w, h = int(w), int(h)
+    if w < 64 or h < 64:
+        raise RenderError(f"frame size {w}x{h} is too small; use at least 64x64")
+    return w, h
+
+
+def _even_timing(seq: PoseSequence, captions: list[Caption], fps: float | None) -> tuple[PoseSequence, list[Caption]]:
+    """Evenly spaced frames at ``fps`` (default the sequence's), captions moved along by time."""
+    fps = float(fps or seq.fps)
+    if seq.timestamps is None and abs(fps - seq.fps) < 1e-9:
+        return seq, captions
+    times = seq.times()
+    out = seq.resample(fps)
+    return out, remap_captions(captions, times, fps, len(out))
+
+
+def render_frames(seq: PoseSequence, size: int | tuple[int, int] = 512, captions: Iterable[Any] | None = None,
+                  title: str | None = None, *, framing: Framing | str | None = None,
+                  style: RenderStyle | None = None, fps: float | None = None,
+                  second_line: bool | None = None) -> Frames:
+    """Frames of a skeleton animation.
+
+    ``size`` is the frame size (an int for square, or (width, height)); title and caption bars are
+    inside it. ``captions`` are (start, end, text[, subtext]) segments, end exclusive, or objects
+    with start/end/label; a caption bar is reserved whenever captions are given. Sequences with
+    uneven timestamps are resampled to even frames at ``fps`` (default ``seq.fps``), captions
+    follow. A second caption line is reserved when a caption has ``subtext`` (or when
+    ``second_line=True``). ``framing`` defaults to the sequence's own shoulders; pass one :class:`Framing` to
+    several calls to share a camera, or ``"fit"`` for skeletons without shoulders.
+    """
+    style = style or RenderStyle()
+    width, height = _size(size)
+    caps = as_captions(captions)
+    if len(seq) == 0:
+        raise RenderError("nothing to render: the sequence has no frames")
+    seq, caps = _even_timing(seq, caps, fps)
+    frame = resolve_framing(seq, framing, style)
+
+    title_h = int(round(style.title_height * height)) if title else 0
+    has_sub = any(c.subtext for c in caps) if second_line is None else second_line
+    cap_h = int(round(style.caption_height * height)) if captions is not None else 0
+    sub_h = int(round(style.subcaption_height * height)) if captions is not None and has_sub else 0
+    bar_h = cap_h + sub_h
+    canvas = make_canvas(width, height, title_h, height - bar_h, style)
+    painter = SkeletonPainter(seq, canvas, frame, style)
+
+    template = np.empty((height, width, 3), dtype=np.uint8)
+    template[:] = style.background
+    if title_h:
+        template[:title_h] = text_bar(title, None, width, title_h, 0, style.title_background,
+                                      style.title_text, style.title_text)
+    bars = []
+    if bar_h:
+        def bar(c: Caption | None) -> np.ndarray:
+            return text_bar(c.text if c else None, c.subtext if c else None, width, bar_h, sub_h,
+                            style.caption_background, style.caption_text, style.caption_subtext)
+
+        template[height - bar_h:] = bar(None)
+        bars = [bar(c) for c in caps]
+    shown = caption_index(caps, len(seq))  # (T,)
+
+    def draw_into(i: int, out: np.ndarray) -> None:
+        out[:] = template
+        if shown[i] >= 0:
+            out[height - bar_h:] = bars[shown[i]]
+        painter.paint(out, i)
+
+    return Frames(len(seq), seq.fps, width, height, draw_into)
+
+
+@dataclass
+class Panel:
+    """One column of a side-by-side comparison."""
+
+    label: str
+    seq: PoseSequence
+    captions: Sequence[Any] | None = None
+    framing: Framing | str | None = None
+
+
+def _as_panel(p: Any) -> Panel:
+    if isinstance(p, Panel):
+        return p
+    if isinstance(p, (tuple, list)) and len(p) in (2, 3, 4):
+        return Panel(*p)
+    raise RenderError(f"a panel is (label, seq[, captions[, framing]]) or Panel, got {type(p).__name__}")
+
+
+def side_by_side(panels: Sequence[Any], size: int | tuple[int, int] = 512, *, fps: float | None = None,
+                 framing: Framing | str | None = None, style: RenderStyle | None = None) -> Frames:
+    """Panels next to each other, each with its label on top and its own captions.
+
+    ``panels`` are (label, seq[, captions[, framing]]) or :class:`Panel`; ``size`` is one panel's
+    size, so the frame is ``len(panels) * width`` wide. All panels play at ``fps`` (default the
+    first panel's); shorter ones hold their last frame. ``framing`` applies to panels without
+    their own (default: each panel its own shoulders, which already puts every body at the same
+    place and scale).
+    """
+    items = [_as_panel(p) for p in panels]
+    if not items:
+        raise RenderError("side_by_side needs at least one panel")
+    style = style or RenderStyle()
+    w, h = _size(size)
+    fps = float(fps or items[0].seq.fps)
+    any_captions = any(p.captions is not None for p in items)
+    any_sub = any(c.subtext for p in items for c in as_captions(p.captions))
+    sources = []
+    for p in items:
+        caps = as_captions(p.captions) if p.captions is not None else ([] if any_captions else None)
+        # Same bars in every panel (title, caption, second line) so the skeletons line up.
+        sources.append(render_frames(p.seq, (w, h), caps, p.label or " ", framing=p.framing or framing,
+                                     style=style, fps=fps, second_line=any_sub))
+    n = max(len(s) for s in sources)
+
+    def draw_into(i: int, out: np.ndarray) -> None:
+        for k, s in enumerate(sources):
+            view = out[:, k * w:(k + 1) * w]
+            s.draw_into(min(i, len(s) - 1), view)
+            if k:
+                view[:, 0] = style.divider  # a thin line between panels
+
+    return Frames(n, fps, w * len(sources), h, draw_into)
+
+
+# -- contact sheet -------------------------------------------------------------------------------
+def contact_sheet(source: Frames | PoseSequence | Sequence[np.ndarray], frames: int = 12, columns: int = 4,
+                  tile_width: int | None = None, **render_kw) -> np.ndarray:
+    """A grid of ``frames`` evenly spaced frames, each labelled with its frame number.
+
+    Returns (rows * tile_height, columns * tile_width, 3) uint8 with
+    ``rows = ceil(min(frames, len) / columns)``; unused cells stay white.
+    """
+    cv2 = import_cv2()
+    src = render_frames(source, **render_kw) if isinstance(source, PoseSequence) else source
+    n = len(src)
+    if n == 0:
+        raise RenderError("nothing to put on a contact sheet: no frames")
+    if frames < 1 or columns < 1:
+        raise RenderError("contact sheet needs frames >= 1 and columns >= 1")
+    idx = np.unique(np.linspace(0, n - 1, min(frames, n)).round().astype(int))
+    first = np.asarray(src[int(idx[0])])
+    fh, fw = first.shape[:2]
+    tw = int(tile_width or min(fw, 320))
+    th = max(1, int(round(fh * tw / fw)))
+    cols = min(columns, len(idx))
+    rows = math.ceil(len(idx) / cols)
+    sheet = np.full((rows * th, cols * tw, 3), 255, dtype=np.uint8)
+    font_scale = max(0.35, th / 400)
+    for k, i in enumerate(idx):
+        img = first if k == 0 else np.asarray(src[int(i)])
+        tile = cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA) if (tw, th) != (fw, fh) else img.copy()
+        label = f"#{i}"
+        (lw, lh), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+        cv2.rectangle(tile, (0, 0), (lw + 6, lh + base + 6), (255, 255, 255), -1)
+        cv2.putText(tile, label, (3, lh + 3), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.rectangle(tile, (0, 0), (tw - 1, th - 1), (200, 200, 200), 1)
+        r, c = divmod(k, cols)
+        sheet[r * th:(r + 1) * th, c * tw:(c + 1) * tw] = tile
+    return sheet
+
+
+# -- writers ----------------------------------------------------------------------------------------
+def write_video(source: Frames | PoseSequence | Iterable[np.ndarray], path: str | os.PathLike,
+                fps: float | None = None, *, size: int | tuple[int, int] = 512,
+                captions: Iterable[Any] | None = None, title: str | None = None,
+                framing: Framing | str | None = None, style: RenderStyle | None = None,
+                crf: int = 23, sheet_frames: int = 12, sheet_columns: int = 4, progress: bool = False) -> Path:
+    """Write ``.mp4`` (H.264, yuv420p, plays in browsers), ``.gif`` or ``.png`` (contact sheet), atomically.
+
+    ``source`` is a sequence (rendered with ``size``, ``captions``, ``title``, ``framing``,
+    ``style``), a :class:`Frames` (from :func:`render_frames` or :func:`side_by_side`), or any
+    iterable of (H, W, 3) uint8 RGB frames (then ``fps`` is required for mp4 and gif).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".mp4", ".gif", ".png"):
+        raise RenderError(f"unknown video type {path.suffix!r} ({path.name}): use .mp4, .gif or .png")
+    if isinstance(source, PoseSequence):
+        source = render_frames(source, size, captions, title, framing=framing, style=style, fps=fps)
+    elif captions is not None or title is not None:
+        raise RenderError("captions and title apply when rendering a sequence; pass them to render_frames")
+    fps = float(fps or getattr(source, "fps", 0) or 0)
+    if suffix == ".png":
+        if not isinstance(source, Frames):
+            source = list(source)
+        sheet = contact_sheet(source, sheet_frames, sheet_columns)
+        atomic_write_bytes(path, _png_bytes(sheet))
+        return path
+    if not fps > 0:
+        raise RenderError(f"fps is needed to write {path.name}; pass fps=")
+    frames: Iterable[np.ndarray] = source
+    if progress:
+        from tqdm import tqdm
+
+        frames = tqdm(source, total=len(source) if hasattr(source, "__len__") else None,
+                      desc=f"render {path.name}", unit="frame")
+    if suffix == ".mp4":
+        _write_mp4(frames, path, fps, crf)
+    else:
+        _write_gif(frames, path, fps)
+    return path
+
+
+def _png_bytes(img: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def _check_frame(f: np.ndarray, shape: tuple | None) -> np.ndarray:
+    f = np.asarray(f)
+    if f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
+        raise RenderError(f"frames must be (H, W, 3) uint8 RGB, got {f.shape} {f.dtype}")
+    if shape is not None and f.shape != shape:
+        raise RenderError(f"all frames must have one size: {f.shape} after {shape}")
+    return f
+
+
+def _write_mp4(frames: Iterable[np.ndarray], path: Path, fps: float, crf: int) -> None:
+    import imageio_ffmpeg
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.mp4")  # suffix tells ffmpeg the container
+    writer, shape, count = None, None, 0
+    try:
+        for f in frames:
+            f = _check_frame(f, shape)
+            if writer is None:
+                shape = f.shape
+                h, w = shape[0] + shape[0] % 2, shape[1] + shape[1] % 2  # yuv420p needs even sizes
+                writer = imageio_ffmpeg.write_frames(
+                    str(tmp), (w, h), fps=fps, codec="libx264", pix_fmt_in="rgb24", pix_fmt_out="yuv420p",
+                    quality=None, macro_block_size=2, ffmpeg_log_level="error",
+                    output_params=["-crf", str(int(crf)), "-preset", "veryfast", "-movflags", "+faststart"])
+                writer.send(None)
+            if f.shape[0] % 2 or f.shape[1] % 2:
+                f = np.pad(f, ((0, f.shape[0] % 2), (0, f.shape[1] % 2), (0, 0)), mode="edge")
+            writer.send(np.ascontiguousarray(f))
+            count += 1
+        if writer is None:
+            raise RenderError(f"no frames to write to {path.name}")
+        writer.close()
+        writer = None
+        os.replace(tmp, path)
+    finally:
+        if writer is not None:
+            writer.close()
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _write_gif(frames: Iterable[np.ndarray], path: Path, fps: float) -> None:
+    from PIL import Image
+
+    imgs, shape = [], None
+    for f in frames:
+        f = _check_frame(f, shape)
+        shape = f.shape
+        imgs.append(f)
+    if not imgs:
+        raise RenderError(f"no frames to write to {path.name}")
+    # One palette for the whole clip (from a few frames stacked) so colours do not flicker.
+    pick = np.unique(np.linspace(0, len(imgs) - 1, min(8, len(imgs))).round().astype(int))
+    palette = Image.fromarray(np.concatenate([imgs[i] for i in pick])).quantize(
+        colors=255, method=Image.Quantize.MEDIANCUT)
+    pal_frames = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in imgs]
+    buf = io.BytesIO()
+    pal_frames[0].save(buf, format="GIF", save_all=True, append_images=pal_frames[1:],
+                       duration=max(20, int(round(1000 / fps))), loop=0, disposal=1, optimize=False)
+    atomic_write_bytes(path, buf.getvalue())
