@@ -13,6 +13,7 @@ from syrisign.errors import SyriSignError
 # command modules, in the order `syrisign --help` lists them
 COMMAND_MODULES = [
     "syrisign.commands.data",
+    "syrisign.commands.lexicon",
     "syrisign.commands.translate",
     "syrisign.commands.train",
 ]

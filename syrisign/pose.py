@@ -8,6 +8,7 @@ not evenly spaced, e.g. KArSL frames picked from a 30 fps recording, so that
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -365,13 +366,11 @@ def _skeleton_from_dict(d: dict) -> Skeleton:
     return Skeleton(d["name"], comps, d.get("description", ""), tuple(d["shoulders"]), tuple(d["wrists"]))
 
 
-def _current_umask() -> int:
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-_UMASK = _current_umask()
 
 
 def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
@@ -382,7 +381,7 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
