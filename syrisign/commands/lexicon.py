@@ -1,0 +1,108 @@
+"""``syrisign lexicon build|list|add``."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lexicon", help="build, list and grow sign lexicons (index.csv + .pose recordings)")
+    lsub = p.add_subparsers(dest="lexicon_command", metavar="ACTION", required=True)
+
+    b = lsub.add_parser("build", help="build the default Arabic lexicon (Jordanian letters, KArSL letters, "
+                                      "numbers and words) into $SYRISIGN_HOME/lexicons/default",
+                        description="Resumable; MediaPipe runs on the KArSL clips (a few minutes on 2 cores). "
+                                    "Signs added with `lexicon add` are kept.")
+    b.add_argument("--output", help="folder to build into (default $SYRISIGN_HOME/lexicons/default)")
+    b.add_argument("--parts", nargs="+", choices=["jos", "karsl-letters", "karsl-words"],
+                   help="build only these parts (default: all)")
+    b.add_argument("--per-word", type=int, default=2, help="KArSL recordings kept per word and signer (default 2)")
+    b.add_argument("--workers", type=int, default=None, help="MediaPipe worker processes")
+    b.set_defaults(func=_build)
+
+    ls = lsub.add_parser("list", help="list a lexicon's entries")
+    ls.add_argument("--lexicon", help="lexicon folder or index.csv, 'default' or 'jos' (default: default)")
+    ls.add_argument("--search", help="only entries whose Arabic (normalized) or English contains TEXT")
+    ls.add_argument("--kind", choices=["word", "letter", "number"], help="only this kind of entry")
+    ls.set_defaults(func=_list)
+
+    a = lsub.add_parser("add", help="add a sign from a video (MediaPipe) or a .pose/.npz file",
+                        description="Runs MediaPipe Holistic on a video, trims idle frames at both ends, saves a "
+                                    ".pose file and appends its row to index.csv. A folder without a lexicon "
+                                    "becomes a new one.")
+    a.add_argument("source", metavar="VIDEO_OR_POSE")
+    a.add_argument("--word", required=True, help="the Arabic word or phrase the sign means")
+    a.add_argument("--english", default="", help="English gloss")
+    a.add_argument("--lexicon", help="lexicon folder (default: $SYRISIGN_HOME/lexicons/default)")
+    a.add_argument("--signed-language", default="", help="ISO 639-3 code of the sign language, e.g. jos, sdl")
+    a.add_argument("--priority", type=int, default=0, help="lower is preferred (default 0: before KArSL's 1, 2)")
+    a.add_argument("--signer", default="")
+    a.add_argument("--no-trim", action="store_true", help="keep idle frames at both ends")
+    a.set_defaults(func=_add)
+
+
+def _build(args) -> int:
+    from dataclasses import replace
+
+    from syrisign.lexicon import PARTS, DefaultLexiconConfig, Lexicon, build_default_lexicon
+
+    cfg = DefaultLexiconConfig(parts=tuple(args.parts or PARTS), recordings_per_word_signer=args.per_word,
+                               workers=args.workers)
+    cfg = replace(cfg, candidates_per_word_signer=max(cfg.candidates_per_word_signer, args.per_word))
+    out = build_default_lexicon(args.output, progress=True, config=cfg)
+    lex = Lexicon.load(out)
+    kinds: dict[str, int] = {}
+    for e in lex.entries:
+        kinds[e.kind] = kinds.get(e.kind, 0) + 1
+    print(f"lexicon {out}: {len(lex)} entries ("
+          + ", ".join(f"{v} {k}s" for k, v in sorted(kinds.items())) + f"), signed languages {', '.join(lex.signed_languages)}")
+    return 0
+
+
+def _list(args) -> int:
+    from syrisign.lexicon import load_lexicon
+
+    lex = load_lexicon(args.lexicon)
+    entries = lex.search(args.search) if args.search else lex.entries
+    if args.kind:
+        entries = [e for e in entries if e.kind == args.kind]
+    for e in entries:
+        print(f"{e.id}\t{e.kind}\t{e.words}\t{e.english or '-'}\t{e.signed_language or '-'}\tpriority {e.priority}")
+    print(f"{len(entries)} of {len(lex)} entries in {lex.root}")
+    return 0
+
+
+def _add(args) -> int:
+    from syrisign.data.extract import VIDEO_SUFFIXES, ExtractionError
+    from syrisign.lexicon import Lexicon, LexiconError, default_lexicon_dir
+    from syrisign.pose import PoseSequence
+
+    src = Path(args.source).expanduser()
+    if not src.exists():
+        raise LexiconError(f"no such file: {src}")
+    if src.suffix.lower() in (".pose", ".npz"):
+        seq = PoseSequence.load(src)
+    elif src.suffix.lower() in VIDEO_SUFFIXES or src.is_dir():
+        from syrisign.data.extract import HolisticExtractor
+        extractor = HolisticExtractor()
+        try:
+            seq = extractor.extract_path(src)
+        except ExtractionError:
+            raise
+        except Exception as e:  # decoder or MediaPipe failures on a damaged file
+            raise ExtractionError(f"{src.name}: cannot extract landmarks ({type(e).__name__}: {e})") from None
+        finally:
+            extractor.close()
+    else:
+        raise LexiconError(f"{src.name}: give a video ({', '.join(VIDEO_SUFFIXES)}), a frame folder, "
+                           "or a .pose/.npz file")
+    frames_in = len(seq)
+    if not args.no_trim:
+        seq = seq.trim_idle()
+    folder = Path(args.lexicon).expanduser() if args.lexicon else default_lexicon_dir()
+    lex = Lexicon.create(folder)
+    entry = lex.add(args.word, seq, english=args.english, signed_language=args.signed_language,
+                    priority=args.priority, source=f"added from {src.name}", signer=args.signer)
+    print(f"added {entry.words!r} as {entry.path} ({len(seq)} of {frames_in} frames, {seq.fps:g} fps) "
+          f"to {lex.root / 'index.csv'}; {len(lex)} entries")
+    return 0
