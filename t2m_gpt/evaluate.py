@@ -1,0 +1,174 @@
+"""Generated signs of seen words against held-out signers' recordings (METRICS.md: DTW-MJE).
+
+Rows of the table, all compared with the same held-out recordings (at most ``max_refs`` per word):
+
+- T2M-GPT, sampled (the producer's settings, ``samples`` seeds per word) and greedy;
+- nearest training recording of the same word, chosen per reference (oracle: the best a
+  retrieval system with these recordings could do);
+- medoid training recording of the word (what a lexicon holding one recording per word gives);
+- a training recording of another word (medoids of every other word: the level of a wrong sign);
+- the static mean training pose (lower bound);
+- the VQ-VAE's reconstruction of the reference itself (what the token vocabulary can express).
+
+``python -m t2m_gpt.evaluate --dataset isl`` re-runs it on a trained checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from t2m_gpt.metrics import dtw_mje
+
+
+def _medoid(recs: list[tuple[np.ndarray, np.ndarray]], cap: int, rng: np.random.Generator) -> int:
+    idx = list(range(len(recs)))
+    if len(idx) > cap:
+        idx = sorted(rng.choice(len(recs), cap, replace=False).tolist())
+    if len(idx) == 1:
+        return idx[0]
+    d = np.zeros((len(idx), len(idx)))
+    for a in range(len(idx)):
+        for b in range(a + 1, len(idx)):
+            xa, ma = recs[idx[a]]
+            xb, mb = recs[idx[b]]
+            d[a, b] = d[b, a] = dtw_mje(xa, xb, ma, mb)
+    return idx[int(np.argmin(np.nanmean(np.where(np.eye(len(idx), dtype=bool), np.nan, d), axis=1)))]
+
+
+def evaluate_generation(producer, split, samples: int = 3, seed: int = 0, max_refs: int = 20, medoid_cap: int = 20,
+                        progress: bool = True) -> dict:
+    """DTW-MJE table of generated signs against the held-out recordings of ``split`` (a vqvae.data.Split)."""
+    import torch
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    train_by = defaultdict(list)
+    for it in split.train:
+        train_by[it.class_key].append(it)
+    refs_by = defaultdict(list)
+    for it in split.test:
+        refs_by[it.class_key].append(it)
+    words = sorted(w for w in refs_by if w in train_by)
+    for w in words:
+        if len(refs_by[w]) > max_refs:
+            pick = sorted(rng.choice(len(refs_by[w]), max_refs, replace=False).tolist())
+            refs_by[w] = [refs_by[w][i] for i in pick]
+
+    # mean pose of the training set, held for the median training length
+    xs = np.concatenate([it.x for it in split.train])
+    ms = np.concatenate([it.mask for it in split.train])[..., None]
+    mean_pose = (xs * ms).sum(0) / np.maximum(ms.sum(0), 1)  # (J, 3)
+    med_len = int(np.median([len(it.x) for it in split.train]))
+    mean_seq = np.repeat(mean_pose[None], med_len, axis=0).astype(np.float32)
+
+    medoids = {w: train_by[w][_medoid([(it.x, it.mask) for it in train_by[w]], medoid_cap, rng)] for w in words}
+    all_medoids = {w: train_by[w][_medoid([(it.x, it.mask) for it in train_by[w]], medoid_cap, rng)]
+                   for w in train_by if w not in medoids}
+    all_medoids.update(medoids)
+
+    rows: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    gen_info = {}
+    bar = tqdm(words, desc="DTW-MJE", leave=False, disable=not progress)
+    for w in bar:
+        text = train_by[w][0].texts[0]
+        sampled = producer.generate([text] * samples, seeds=[seed + k for k in range(samples)])
+        greedy = producer.generate([text], seeds=[seed], temperature=0.0)
+        gen_info[w] = {"text": text, "sampled_frames": [len(x) for x, _, _ in sampled],
+                       "sampled_ended": [e for _, _, e in sampled], "greedy_frames": len(greedy[0][0])}
+        refs = refs_by[w]
+        with torch.no_grad():
+            from syrisign.ml.features import collate
+            x, jm, fm = collate([(r.x, r.mask) for r in refs])
+            dev = next(producer.vq.parameters()).device
+            recon = producer.vq(x.to(dev), jm.to(dev), fm.to(dev)).recon.float().cpu().numpy()
+        for k, r in enumerate(refs):
+            for x_s, _, _ in sampled:
+                rows["T2M-GPT sampled"][w].append(dtw_mje(x_s, r.x, None, r.mask))
+            rows["T2M-GPT greedy"][w].append(dtw_mje(greedy[0][0], r.x, None, r.mask))
+            rows["nearest training recording (oracle)"][w].append(
+                min(dtw_mje(t.x, r.x, t.mask, r.mask) for t in train_by[w]))
+            rows["medoid training recording"][w].append(dtw_mje(medoids[w].x, r.x, medoids[w].mask, r.mask))
+            for o, med in all_medoids.items():
+                if o != w:
+                    rows["another word's medoid recording"][w].append(dtw_mje(med.x, r.x, med.mask, r.mask))
+            rows["mean pose (static)"][w].append(dtw_mje(mean_seq, r.x, None, r.mask))
+            n = len(r.x)
+            rows["VQ-VAE reconstruction of the reference"][w].append(dtw_mje(recon[k, :n], r.x, None, r.mask))
+    table = {}
+    for name, per_word in rows.items():
+        vals = np.array([v for vs in per_word.values() for v in vs], dtype=np.float64)
+        vals = vals[np.isfinite(vals)]
+        table[name] = {"dtw_mje": float(vals.mean()) if len(vals) else float("nan"),
+                       "std": float(vals.std()) if len(vals) else float("nan"), "pairs": int(len(vals)),
+                       "per_word": {w: float(np.nanmean(v)) for w, v in per_word.items()}}
+    return {"rows": table, "words": words, "references": int(sum(len(refs_by[w]) for w in words)),
+            "max_refs_per_word": max_refs, "samples_per_word": samples, "seed": seed,
+            "temperature": producer.temperature, "top_k": producer.top_k, "cfg_scale": producer.cfg_scale,
+            "test_signers": split.test_signers, "generated": gen_info, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+ORDER = ["T2M-GPT sampled", "T2M-GPT greedy", "nearest training recording (oracle)", "medoid training recording",
+         "another word's medoid recording", "mean pose (static)", "VQ-VAE reconstruction of the reference"]
+
+
+def format_table(gen: dict) -> str:
+    """A markdown table of the DTW-MJE rows."""
+    lines = [f"DTW-MJE (shoulder widths, lower is better) against {gen['references']} held-out recordings of "
+             f"{len(gen['words'])} seen words (signers {', '.join(gen['test_signers'])})", "",
+             "| method | DTW-MJE | std | pairs |", "|---|---:|---:|---:|"]
+    for name in ORDER:
+        r = gen["rows"].get(name)
+        if r:
+            label = name
+            if name == "T2M-GPT sampled":
+                label += f" (T={gen['temperature']:g}, top-k {gen['top_k']}, {gen['samples_per_word']} per word)"
+            lines.append(f"| {label} | {r['dtw_mje']:.4f} | {r['std']:.4f} | {r['pairs']} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from vqvae.train import quiet_threads
+    quiet_threads()
+    p = argparse.ArgumentParser(prog="python -m t2m_gpt.evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", default="karsl-words")
+    p.add_argument("--checkpoint", default=None, help="T2M checkpoint (default: t2m-<dataset>.pt)")
+    p.add_argument("--samples", type=int, default=3)
+    p.add_argument("--max-refs", type=int, default=20)
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=20)
+    p.add_argument("--cfg-scale", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None, help="write the result here")
+    args = p.parse_args(argv)
+    from syrisign.errors import SyriSignError
+    from t2m_gpt.producer import GenerativeProducer
+    from vqvae.data import load_split
+    try:
+        prod = GenerativeProducer(args.checkpoint or args.dataset, temperature=args.temperature, top_k=args.top_k,
+                                  cfg_scale=args.cfg_scale, seed=args.seed)
+        from syrisign.ml.checkpoint import load_checkpoint
+        ck = load_checkpoint(prod.path, "t2m")
+        f, s = ck["features"], ck["split"]
+        split = load_split(args.dataset, s["test_signers"], f["layout"], f["fps"], s["val_frac"], s["seed"],
+                           max_frames=f["max_frames"], trim_idle=f["trim_idle"])
+    except SyriSignError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    gen = evaluate_generation(prod, split, samples=args.samples, seed=args.seed, max_refs=args.max_refs)
+    print(format_table(gen))
+    if args.json:
+        from pathlib import Path
+
+        from syrisign.pose import atomic_write_bytes
+        atomic_write_bytes(Path(args.json), json.dumps(gen, indent=2, ensure_ascii=False).encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

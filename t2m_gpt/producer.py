@@ -1,0 +1,133 @@
+"""The ``generative`` producer: text -> frozen text embedding -> GPT motion tokens -> VQ-VAE decoder -> poses.
+
+One checkpoint file (``syrisign train t2m``) holds the GPT, the VQ-VAE it was trained on and the
+normalization statistics. Output poses are in normalized units (shoulder-centred, shoulder
+width 1), in the model's layout and fps. Sampling is deterministic for a fixed ``seed``: each
+unit's generator is seeded from the seed and the unit's text, so a word comes out the same
+wherever it stands in a sentence.
+"""
+from __future__ import annotations
+
+import os
+import re
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from syrisign.errors import SyriSignError
+from syrisign.pose import PoseSequence
+from syrisign.producers import SignUnit
+
+DEFAULT_DATASET = "karsl-words"
+_ARABIC = re.compile(r"[\u0600-\u06FF]")
+
+
+def build_commands(dataset: str = DEFAULT_DATASET) -> str:
+    return f"`syrisign train vqvae --dataset {dataset}` then `syrisign train t2m --dataset {dataset}`"
+
+
+def resolve_checkpoint(checkpoint: str | os.PathLike | None) -> Path:
+    """A path, a dataset name (``isl`` -> ``$SYRISIGN_HOME/checkpoints/t2m-isl.pt``) or None (the Arabic default)."""
+    from syrisign.settings import get_settings
+    if checkpoint is None:
+        checkpoint = DEFAULT_DATASET
+    p = Path(checkpoint)
+    if p.suffix == ".pt" or p.is_file() or os.sep in str(checkpoint):
+        return p
+    return get_settings().checkpoints / f"t2m-{checkpoint}.pt"
+
+
+class GenerativeProducer:
+    """``produce(units) -> list[PoseSequence]`` with a trained T2M-GPT checkpoint."""
+
+    name = "generative"
+
+    def __init__(self, checkpoint: str | os.PathLike | None = None, seed: int = 0, temperature: float = 1.0,
+                 top_k: int | None = 20, cfg_scale: float = 1.0, max_tokens: int | None = None,
+                 device: str = "auto", text_encoder: str | None = None, **_options):
+        import torch
+
+        from syrisign.ml.checkpoint import load_checkpoint
+        from syrisign.ml.device import pick_device
+        from syrisign.ml.features import FeatureConfig
+        from t2m_gpt.model import load_t2m
+        from vqvae.model import load_vqvae
+
+        path = resolve_checkpoint(checkpoint)
+        if not path.is_file():
+            dataset = path.stem[4:] if path.stem.startswith("t2m-") else DEFAULT_DATASET
+            raise SyriSignError(f"no generative model at {path}; build it with {build_commands(dataset)} "
+                                f"(a few minutes each on a CPU)")
+        self.path = path
+        self.device = pick_device(device)
+        ckpt = load_checkpoint(path, "t2m")
+        self.gpt, _ = load_t2m(ckpt, self.device)
+        self.vq, _ = load_vqvae(ckpt["vqvae"], self.device)
+        self.features = FeatureConfig(**ckpt["features"])
+        self.train_texts: dict[str, list[str]] = ckpt.get("train_texts", {})
+        self.arabic = any(_ARABIC.search(t) for ts in self.train_texts.values() for t in ts)
+        self.seed, self.temperature, self.top_k = seed, temperature, top_k
+        self.cfg_scale, self.max_tokens = cfg_scale, max_tokens
+        from syrisign.ml.text import get_text_encoder
+        self.encoder = get_text_encoder(text_encoder or self.gpt.cfg.text_encoder)
+        self._torch = torch
+
+    @property
+    def layout(self) -> str:
+        return self.features.layout
+
+    @property
+    def fps(self) -> float:
+        return self.features.fps
+
+    def text_of(self, unit: SignUnit) -> str:
+        """The text the model is conditioned on: Arabic for a model trained on Arabic labels, else English."""
+        first, second = (unit.text_ar, unit.text_en) if self.arabic else (unit.text_en, unit.text_ar)
+        text = (first or second or "").strip()
+        if not text:
+            raise SyriSignError("a sign unit without text cannot be generated")
+        return text
+
+    def generate(self, texts: list[str], seeds: list[int] | None = None, temperature: float | None = None,
+                 top_k: int | None = -1, cfg_scale: float | None = None) -> list[tuple[np.ndarray, list[int], bool]]:
+        """``(poses (T, J, 3) normalized, codes, ended)`` per text; ``seeds`` default to seed + crc32(text)."""
+        torch = self._torch
+        emb = torch.from_numpy(self.encoder.encode(list(texts)).astype(np.float32)).to(self.device)
+        out = []
+        for i, text in enumerate(texts):
+            s = seeds[i] if seeds is not None else self.seed + zlib.crc32(text.encode("utf-8"))
+            g = torch.Generator().manual_seed(int(s) % (2 ** 63))
+            (codes, ended), = self.gpt.generate(
+                emb[i:i + 1], max_tokens=self.max_tokens,
+                temperature=self.temperature if temperature is None else temperature,
+                top_k=self.top_k if top_k == -1 else top_k,
+                cfg_scale=self.cfg_scale if cfg_scale is None else cfg_scale, generator=g)
+            with torch.no_grad():
+                x = self.vq.decode(torch.tensor([codes], dtype=torch.long, device=self.device))[0]
+            out.append((x.float().cpu().numpy(), codes, ended))
+        return out
+
+    def nearest_training_text(self, text: str) -> tuple[str, float]:
+        """The closest training label (cosine of the text embeddings) and its similarity."""
+        labels = sorted({t for ts in self.train_texts.values() for t in ts})
+        if not labels:
+            return "", 0.0
+        v = self.encoder.encode([text])[0]
+        m = self.encoder.encode(labels)
+        sims = m @ v
+        k = int(np.argmax(sims))
+        return labels[k], float(sims[k])
+
+    def produce(self, units: list[SignUnit]) -> list[PoseSequence]:
+        from syrisign.ml.features import to_sequence
+        texts = [self.text_of(u) for u in units]
+        results = self.generate(texts)
+        seqs = []
+        for u, text, (x, codes, ended) in zip(units, texts, results):
+            near, sim = self.nearest_training_text(text)
+            meta = {"source": "generative", "text": text, "kind": u.kind, "item_index": u.item_index,
+                    "tokens": len(codes), "ended": ended, "nearest_training_text": near,
+                    "similarity": round(sim, 4), "checkpoint": str(self.path)}
+            seqs.append(to_sequence(x, None, self.features, meta))
+        return seqs

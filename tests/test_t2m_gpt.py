@@ -1,0 +1,226 @@
+"""T2M-GPT: the GPT over motion tokens, sampling, training command, generative producer, DTW-MJE."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from syrisign.cli import main as cli
+from syrisign.errors import SyriSignError
+from syrisign.producers import SignUnit, load_producer
+from t2m_gpt.metrics import dtw_mje, dtw_path
+from t2m_gpt.model import T2MConfig, T2MGPT, load_t2m
+from t2m_gpt.train import make_collate, unigram_cross_entropy, TokenItem
+from test_vqvae import build_tiny_isl
+
+K, D = 16, 8
+
+
+def _tiny_gpt(**kw) -> T2MGPT:
+    torch.manual_seed(0)
+    cfg = dict(codebook_size=K, text_dim=D, max_tokens=12, n_layer=2, n_head=2, n_embd=32, dropout=0.0,
+               corrupt_prob=0.2, cond_drop=0.0)
+    cfg.update(kw)
+    return T2MGPT(T2MConfig(**cfg))
+
+
+SEQS = [[1, 2, 3, 4, 5], [7, 7, 8, 9, 10, 11, 12]]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """A tiny GPT trained until it reproduces two code sequences from their conditions."""
+    model = _tiny_gpt()
+    table = np.random.default_rng(0).normal(size=(2, D)).astype(np.float32)
+    idx, cond, tgt = make_collate(table, K, 12)([(SEQS[0], 0), (SEQS[1], 1)])
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    model.train()
+    for _ in range(200):
+        _, loss = model(idx, cond, tgt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    return model.eval(), torch.from_numpy(table), losses
+
+
+def test_collate_pads_inputs_and_targets_with_end_token():
+    table = np.zeros((2, D), np.float32)
+    idx, cond, tgt = make_collate(table, K, 12)([(SEQS[0], 0), (SEQS[1], 1)])
+    assert idx.shape == (2, 7) and tgt.shape == (2, 8) and cond.shape == (2, D)
+    assert idx[0].tolist() == SEQS[0] + [K + 1, K + 1]  # PAD after the codes
+    assert tgt[0].tolist() == SEQS[0] + [K, -100, -100]  # END, then ignored
+    assert tgt[1].tolist() == SEQS[1] + [K]
+    # a sequence longer than the limit is cut and gets no END
+    idx, _, tgt = make_collate(table, K, 4)([(SEQS[1], 0)])
+    assert idx[0].tolist() == SEQS[1][:4] and tgt[0].tolist() == SEQS[1][:4] + [-100]
+
+
+def test_gpt_loss_falls_on_a_tiny_batch(fitted):
+    _, _, losses = fitted
+    assert losses[-1] < 0.2 * losses[0], (losses[0], losses[-1])
+
+
+def test_generation_ends_on_end_token_and_respects_the_length_limit(fitted):
+    model, cond, _ = fitted
+    out = model.generate(cond, temperature=0.0)
+    assert [c for c, _ in out] == SEQS and all(e for _, e in out)
+    out = model.generate(cond, temperature=0.0, max_tokens=3)
+    assert [c for c, _ in out] == [s[:3] for s in SEQS] and not any(e for _, e in out)
+    # top-k 1 sampling is greedy; a seeded generator makes sampling repeatable
+    assert [c for c, _ in model.generate(cond, temperature=1.0, top_k=1)] == SEQS
+    a = model.generate(cond, temperature=2.0, generator=torch.Generator().manual_seed(5))
+    b = model.generate(cond, temperature=2.0, generator=torch.Generator().manual_seed(5))
+    assert a == b
+    for codes, ended in a:
+        assert 1 <= len(codes) <= 12 and all(0 <= c < K for c in codes)
+    guided = model.generate(cond, temperature=0.0, cfg_scale=3.0)
+    assert all(1 <= len(c) <= 12 for c, _ in guided)
+
+
+def test_token_corruption_replaces_input_codes():
+    model = _tiny_gpt(corrupt_prob=1.0).train()
+    cond = torch.randn(1, D)
+    a = torch.tensor([[1, 2, 3, 4]])
+    b = torch.tensor([[9, 8, 7, 6]])
+    torch.manual_seed(1)
+    la, _ = model(a, cond)
+    torch.manual_seed(1)
+    lb, _ = model(b, cond)
+    assert torch.allclose(la, lb)  # every code replaced by the same random codes: the input no longer matters
+    model.eval()
+    assert not torch.allclose(model(a, cond)[0], model(b, cond)[0])  # no corruption at evaluation
+
+
+def test_unigram_baseline():
+    items = [TokenItem([0, 0, 1], [0], "a")]
+    ce = unigram_cross_entropy(items, items, 2, 10)
+    counts = np.array([1 + 2, 1 + 1, 1 + 1])  # add-one counts of codes 0, 1 and END
+    p = counts / counts.sum()
+    assert ce == pytest.approx(-(2 * np.log(p[0]) + np.log(p[1]) + np.log(p[2])) / 4)
+
+
+# -- DTW-MJE -----------------------------------------------------------------------------------
+def test_dtw_mje_properties():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(12, 5, 3))
+    assert dtw_mje(a, a) == 0.0
+    assert dtw_mje(a, np.repeat(a, 3, axis=0)) == pytest.approx(0.0)  # a slower performance of the same motion
+    shift = np.array([0.3, 0.4, 0.0])  # every joint 0.5 away
+    assert dtw_mje(a, a + shift) == pytest.approx(0.5)
+    # missing joints are left out: garbage where the reference lacks a landmark changes nothing
+    mask = np.ones((12, 5), bool)
+    mask[:, 2] = False
+    b = a.copy()
+    b[:, 2] += 100.0
+    assert dtw_mje(a, b, None, mask) == pytest.approx(0.0)
+    assert dtw_mje(a, b) > 10
+    with pytest.raises(ValueError):
+        dtw_mje(a, rng.normal(size=(4, 6, 3)))
+
+
+def test_dtw_path_matches_brute_force_recursion():
+    rng = np.random.default_rng(1)
+    cost = rng.random((7, 11))
+    acc = np.full((8, 12), np.inf)
+    acc[0, 0] = 0
+    for i in range(1, 8):
+        for j in range(1, 12):
+            acc[i, j] = cost[i - 1, j - 1] + min(acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1])
+    rows, cols, total = dtw_path(cost)
+    assert total == pytest.approx(acc[7, 11]) and cost[rows, cols].sum() == pytest.approx(total)
+    assert rows[0] == cols[0] == 0 and rows[-1] == 6 and cols[-1] == 10
+    assert np.all(np.diff(rows) >= 0) and np.all(np.diff(cols) >= 0)
+
+
+# -- commands and producer on real recordings -------------------------------------------------------
+def _tiny_t5(path: Path) -> Path:
+    """A random T5 encoder and a word-level tokenizer, saved like a local AraT5 directory."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, T5Config, T5EncoderModel
+    words = ["<pad>", "</s>", "<unk>", "hello", "yes", "no", "مرحبا", "نعم", "لا"]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>",
+                            eos_token="</s>").save_pretrained(path)
+    torch.manual_seed(0)
+    T5EncoderModel(T5Config(vocab_size=len(words), d_model=24, d_ff=48, num_layers=1, num_heads=2,
+                            d_kv=12)).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(data_dir, tmp_path_factory):
+    """VQ-VAE and GPT trained for a few epochs on 3 real ISL words (tiny configs)."""
+    root = tmp_path_factory.mktemp("t2m")
+    ds = build_tiny_isl(data_dir, root / "tiny-isl")
+    vq, gpt = root / "vq.pt", root / "t2m.pt"
+    common = ["--dataset", str(ds), "--test-signers", "rajat", "--threads", "1", "--no-progress"]
+    assert cli(["train", "vqvae", *common, "--epochs", "2", "--codebook-size", "16", "--code-dim", "16",
+                "--width", "32", "--depth", "1", "--batch-size", "4", "--out", str(vq)]) == 0
+    assert cli(["train", "t2m", *common, "--vqvae", str(vq), "--epochs", "3", "--n-layer", "1", "--n-embd", "32",
+                "--n-head", "2", "--augment-copies", "1", "--batch-size", "4", "--eval-samples", "1",
+                "--out", str(gpt)]) == 0
+    return ds, vq, gpt
+
+
+def test_t2m_command_reports_cross_entropy_and_dtw_table(trained, capsys):
+    _, _, gpt = trained
+    report = json.loads(gpt.with_suffix(".metrics.json").read_text())
+    ce = report["cross_entropy"]
+    assert ce["test"] > 0 and ce["unigram_test"] > 0 and "test_without_text" in ce
+    rows = report["generation"]["rows"]
+    for name in ("T2M-GPT sampled", "nearest training recording (oracle)", "mean pose (static)",
+                 "medoid training recording"):
+        assert np.isfinite(rows[name]["dtw_mje"]) and rows[name]["pairs"] > 0
+    # the oracle picks, per reference, the best training recording of the word: never worse than the medoid
+    assert rows["nearest training recording (oracle)"]["dtw_mje"] <= rows["medoid training recording"]["dtw_mje"]
+    assert gpt.with_suffix(".loss.png").is_file()
+
+
+def test_generative_producer_is_deterministic_and_reloads_identically(trained):
+    _, _, gpt = trained
+    units = [SignUnit("نعم", "yes"), SignUnit("مرحبا", "hello", item_index=1)]
+    p1 = load_producer("generative", checkpoint=str(gpt))
+    seqs = p1.produce(units)
+    assert len(seqs) == 2
+    for s in seqs:
+        assert s.skeleton.name == "kinect20" and s.fps == 25.0 and s.meta["normalized"]
+        assert len(s) % 4 == 0 and len(s) >= 4 and np.isfinite(s.data).all()
+        assert s.meta["source"] == "generative"
+    assert seqs[0].meta["text"] == "yes"  # an English-labelled model is prompted in English
+    p2 = load_producer("generative", checkpoint=str(gpt))  # a fresh load of the checkpoint
+    again = p2.produce(units[::-1])  # order in the sentence does not matter
+    np.testing.assert_array_equal(again[1].data, seqs[0].data)
+    np.testing.assert_array_equal(again[0].data, seqs[1].data)
+    other = load_producer("generative", checkpoint=str(gpt), seed=123).produce(units[:1])
+    assert other[0].data.shape[1:] == seqs[0].data.shape[1:]
+    m1, _ = load_t2m(gpt)
+    m2, _ = load_t2m(gpt)
+    idx, cond = torch.tensor([[1, 2, 3]]), torch.randn(1, m1.cfg.text_dim)
+    assert torch.equal(m1(idx, cond)[0], m2(idx, cond)[0])
+
+
+def test_missing_checkpoints_say_which_commands_build_them():
+    with pytest.raises(SyriSignError, match="syrisign train vqvae --dataset karsl-words.*syrisign train t2m"):
+        load_producer("generative")
+    from t2m_gpt.train import T2MTrainConfig, train_t2m
+    with pytest.raises(SyriSignError, match="syrisign train vqvae --dataset isl"):
+        train_t2m(T2MTrainConfig(dataset="isl", progress=False))
+
+
+def test_arat5_style_text_encoder_option(trained, tmp_path):
+    ds, vq, _ = trained
+    t5 = _tiny_t5(tmp_path / "arat5-tiny")
+    out = tmp_path / "t2m-t5.pt"
+    assert cli(["train", "t2m", "--dataset", str(ds), "--test-signers", "rajat", "--vqvae", str(vq),
+                "--text-encoder", f"t5:{t5}", "--epochs", "1", "--n-layer", "1", "--n-embd", "32", "--n-head", "2",
+                "--augment-copies", "0", "--no-eval", "--threads", "1", "--no-progress", "--out", str(out)]) == 0
+    model, ckpt = load_t2m(out)
+    assert model.cfg.text_dim == 24 and model.cfg.text_encoder == f"t5:{t5}"
+    seq = load_producer("generative", checkpoint=str(out)).produce([SignUnit("لا", "no")])[0]
+    assert seq.skeleton.name == "kinect20" and len(seq) >= 4

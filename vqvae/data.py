@@ -1,0 +1,118 @@
+"""Signer-independent splits of a dataset into prepared arrays, shared by both T2M-GPT stages.
+
+The dataset on disk is never changed: the split is computed here, in memory, from the
+held-out signers (``test_signers``) and a seeded per-class share of the remaining samples
+for validation. The test set keeps only classes seen in training, so that generated signs of
+seen words can be compared with other signers' recordings.
+"""
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from syrisign.errors import SyriSignError
+from syrisign.ml.features import FeatureConfig, default_layout, prepare
+
+# held-out signers per named dataset (the same as the retrieval models use)
+DEFAULT_TEST_SIGNERS: dict[str, list[str]] = {
+    "karsl-words": ["03"],  # train on signer 01 (12 words), test on signer 03 (its 8 shared words)
+    "isl": ["apurve", "rajat"],
+}
+
+
+@dataclass
+class Item:
+    x: np.ndarray  # (T, J, 3) float32, normalized
+    mask: np.ndarray  # (T, J) bool
+    class_key: str
+    texts: list[str]  # Arabic and/or English label, the first is the primary one
+    signer: str
+    id: str
+
+
+@dataclass
+class Split:
+    train: list[Item]
+    val: list[Item]
+    test: list[Item]
+    features: FeatureConfig
+    dataset: str
+    test_signers: list[str]
+    describe: dict = field(default_factory=dict)
+
+
+def sample_texts(sample) -> list[str]:
+    return [t for t in (sample.label_ar, sample.label_en) if t]
+
+
+def load_split(dataset: str, test_signers: list[str] | None = None, layout: str | None = None,
+               fps: float = 25.0, val_frac: float = 0.1, seed: int = 0, max_frames: int = 512,
+               trim_idle: bool = False, progress: bool = True) -> Split:
+    """Prepared arrays (normalized, resampled to ``fps``, reduced to ``layout``) of the three splits."""
+    from tqdm import tqdm
+
+    from syrisign.data import ensure_dataset
+
+    ds = ensure_dataset(dataset, progress=progress)
+    name = ds.root.name
+    signers = ds.signers()
+    if test_signers is None:
+        test_signers = DEFAULT_TEST_SIGNERS.get(name)
+    if not test_signers:
+        raise SyriSignError(f"choose the held-out signers of {name} with --test-signers (signers: {', '.join(signers)})")
+    unknown = sorted(set(test_signers) - set(signers))
+    if unknown:
+        raise SyriSignError(f"{name} has no signer(s) {', '.join(unknown)}; its signers are {', '.join(signers)}")
+    if set(test_signers) >= set(signers):
+        raise SyriSignError("every signer is held out; keep at least one for training")
+    layout = layout or default_layout(sorted({s.skeleton for s in ds.samples}))
+    feats = FeatureConfig(layout=layout, fps=fps, max_frames=max_frames, trim_idle=trim_idle)
+
+    train_s = [s for s in ds.samples if s.signer not in test_signers]
+    seen = {s.class_key for s in train_s}
+    test_s = [s for s in ds.samples if s.signer in test_signers and s.class_key in seen]
+    by_class = defaultdict(list)
+    for s in train_s:
+        by_class[s.class_key].append(s)
+    rng = random.Random(seed)
+    val_ids = set()
+    for key in sorted(by_class):
+        group = sorted(by_class[key], key=lambda s: s.id)
+        rng.shuffle(group)
+        n = int(round(len(group) * val_frac))
+        if val_frac > 0 and n == 0 and len(group) > 2:
+            n = 1
+        val_ids.update(s.id for s in group[:n])
+
+    def load(samples, desc):
+        out = []
+        for s in tqdm(samples, desc=desc, leave=False, disable=not progress):
+            try:
+                x, m = prepare(ds.load(s), feats)
+            except Exception as e:  # one bad file is skipped, never the end of the run
+                tqdm.write(f"skipping {s.id}: {e}")
+                continue
+            if len(x) >= 2:
+                out.append(Item(x, m, s.class_key, sample_texts(s) or [s.class_key], s.signer, s.id))
+        return out
+
+    train = load([s for s in train_s if s.id not in val_ids], f"{name} train")
+    val = load([s for s in train_s if s.id in val_ids], f"{name} val")
+    test = load(test_s, f"{name} test")
+    if not train or not val:
+        raise SyriSignError(f"{name}: too few samples for training and validation ({len(train)}, {len(val)})")
+    desc = {"dataset": name, "test_signers": sorted(test_signers), "val_frac": val_frac, "seed": seed,
+            "counts": {"train": len(train), "val": len(val), "test": len(test)},
+            "train_classes": len(seen), "test_classes": len({it.class_key for it in test})}
+    return Split(train, val, test, feats, name, sorted(test_signers), desc)
+
+
+def crop(x: np.ndarray, m: np.ndarray, window: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random window of ``window`` frames; shorter samples are kept whole (padded with masks in the batch)."""
+    if window <= 0 or len(x) <= window:
+        return x, m
+    start = int(rng.integers(0, len(x) - window + 1))
+    return x[start:start + window], m[start:start + window]
