@@ -50,22 +50,23 @@ def dataset_name(ds: Dataset) -> str:
     return ds.root.name
 
 
-def make_split(ds: Dataset, test_signers: list[str] | None = None, val_frac: float = 0.1, seed: int = 0) -> Split:
+def make_split(ds: Dataset, test_signers: list[str] | str | None = None, val_frac: float = 0.1, seed: int = 0
+               ) -> Split:
     """Held-out signers for test (only classes also seen in training), a seeded validation share.
 
-    ``test_signers=None`` takes the dataset's default (see module docstring); ``[]`` uses the
-    manifest's own train/val/test split.
+    ``test_signers``: a list of signers; None takes the dataset's default (module docstring);
+    ``"none"`` holds nobody out (every signer trains); ``"manifest"`` uses the manifest's split.
     """
     if test_signers is None:
-        test_signers = DEFAULT_TEST_SIGNERS.get(dataset_name(ds))
-        if test_signers is None:
-            test_signers = []
-    if not test_signers:
+        test_signers = DEFAULT_TEST_SIGNERS.get(dataset_name(ds), "manifest")
+    if test_signers == "manifest":
         by = defaultdict(list)
         for s in ds.samples:
             by[s.split or "train"].append(s)
         train, val, test = by["train"], by["val"], by["test"]
+        test_signers = []
     else:
+        test_signers = [] if test_signers == "none" else list(test_signers)
         unknown = set(test_signers) - set(ds.signers())
         if unknown:
             raise SyriSignError(f"unknown test signer(s) {sorted(unknown)}; {dataset_name(ds)} has {ds.signers()}")
@@ -89,7 +90,7 @@ def make_split(ds: Dataset, test_signers: list[str] | None = None, val_frac: flo
     test = [s for s in test if s.class_key in seen]
     if not train:
         raise SyriSignError(f"{dataset_name(ds)}: no training samples in this split")
-    return Split(train, val, test, list(test_signers))
+    return Split(train, val, test, test_signers)
 
 
 def load_arrays(ds: Dataset, samples: list[Sample], fcfg: FeatureConfig, progress: bool = False, desc: str = ""

@@ -32,6 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-train-per-class", type=int, default=0,
                    help="cap on training recordings per class for the nearest/average baselines (0 = all)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = automatic)")
     p.add_argument("--out", default=None, help="write the results as JSON here")
     p.add_argument("--no-progress", action="store_true")
 
@@ -112,7 +113,7 @@ def evaluate(checkpoint: str = "karsl-words", dataset: str | None = None, eval_f
     ecfg = FeatureConfig(layout=fcfg.layout, fps=eval_fps, max_frames=100000, trim_idle=fcfg.trim_idle)
     sp = ckpt.get("split", {})
     ds = open_dataset(dataset or ckpt["dataset"])
-    split = make_split(ds, sp.get("test_signers") or None, sp.get("val_frac", 0.1), sp.get("seed", 0))
+    split = make_split(ds, sp.get("test_signers") or "none", sp.get("val_frac", 0.1), sp.get("seed", 0))
     bank = ckpt.get("class_bank") or {}
     test_s = [s for s in split.test if s.class_key in set(bank.get("keys", []))]
     if not test_s:
@@ -232,6 +233,10 @@ def markdown(res: dict) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    import torch
+
+    from motionclip.train import auto_threads
+    torch.set_num_threads(auto_threads(args.threads))
     res = evaluate(args.checkpoint, args.dataset, args.eval_fps, args.max_train_per_class, args.device,
                    not args.no_progress)
     text = json.dumps(res, ensure_ascii=False, indent=1)

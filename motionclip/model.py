@@ -32,7 +32,7 @@ from torch import nn
 @dataclass
 class MotionCLIPConfig:
     n_joints: int = 193
-    d_model: int = 192
+    d_model: int = 128
     n_heads: int = 4
     enc_layers: int = 3
     dec_layers: int = 3

@@ -26,8 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="karsl-words", help="dataset name or directory (default karsl-words)")
     g.add_argument("--layout", default="auto", help="pose layout (auto: syrisign193 for MediaPipe, kinect20 for ISL)")
-    g.add_argument("--fps", type=float, default=25.0)
-    g.add_argument("--max-frames", type=int, default=64)
+    g.add_argument("--fps", type=float, default=12.5, help="model frame rate (default 12.5)")
+    g.add_argument("--max-frames", type=int, default=48,
+                   help="longer recordings are subsampled evenly to this many frames")
     g.add_argument("--test-signers", default=None,
                    help="comma-separated held-out signers (default: 03 for karsl-words, apurve,rajat for isl; "
                         "'none' trains on every signer, 'manifest' uses the manifest's split)")
@@ -35,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--text-encoder", default="use", help="frozen text encoder (use, e5, minilm, t5:<dir>)")
     g.add_argument("--no-augment", action="store_true", help="train without spatial/temporal augmentation")
     m = p.add_argument_group("model")
-    m.add_argument("--d-model", type=int, default=192)
+    m.add_argument("--d-model", type=int, default=128)
     m.add_argument("--heads", type=int, default=4)
     m.add_argument("--enc-layers", type=int, default=3)
     m.add_argument("--dec-layers", type=int, default=3)
@@ -52,26 +53,47 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--patience", type=int, default=12)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cuda, cpu ...")
-    t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    t.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (0 = automatic: the cores other work leaves free, at least 1)")
     t.add_argument("--max-minutes", type=float, default=18.0, help="time budget (0 = none)")
     t.add_argument("--out", default=None, help="checkpoint path (default $SYRISIGN_HOME/checkpoints/motionclip-<dataset>.pt)")
     t.add_argument("--fresh", action="store_true", help="start over instead of resuming an existing checkpoint")
     t.add_argument("--no-progress", action="store_true")
 
 
+def auto_threads(requested: int = 0) -> int:
+    """CPU threads for torch: ``requested`` if given, else the cores not busy with other work.
+
+    On a shared 2-core machine running other jobs, 2 torch threads made a training step ~25x
+    slower than 1 thread (threads wait for each other while the cores are taken), so a busy
+    machine gets one thread.
+    """
+    import os
+    if requested > 0:
+        return requested
+    n = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(1, min(n, int(n - busy + 0.5)))
+
+
 def default_epochs(n_train: int) -> int:
-    """About 3000 optimizer steps at batch 32, at least 40 epochs: small sets get more epochs."""
-    return int(min(300, max(40, round(3000 * 32 / max(1, n_train)))))
+    """About 2000 optimizer steps at batch 32, between 40 and 150 epochs: small sets get more epochs."""
+    return int(min(150, max(40, round(2000 * 32 / max(1, n_train)))))
 
 
-def parse_test_signers(value: str | None) -> list[str] | None:
+def parse_test_signers(value: str | None) -> list[str] | str | None:
+    """``--test-signers``: None (dataset default), "none", "manifest", or a comma-separated list."""
     if value is None:
         return None
-    if value.strip().lower() in ("none", ""):
-        return ["__none__"]
-    if value.strip().lower() == "manifest":
-        return []
-    return [s.strip() for s in value.split(",") if s.strip()]
+    v = value.strip()
+    if v.lower() in ("none", ""):
+        return "none"
+    if v.lower() == "manifest":
+        return "manifest"
+    return [s.strip() for s in v.split(",") if s.strip()]
 
 
 class _Items:
@@ -165,9 +187,7 @@ def main(args: argparse.Namespace) -> int:
     layout = default_layout(sorted({s.skeleton for s in ds.samples})) if args.layout == "auto" else args.layout
     fcfg = FeatureConfig(layout=layout, fps=args.fps, max_frames=args.max_frames)
     ts = parse_test_signers(args.test_signers)
-    split = make_split(ds, [] if ts == ["__none__"] else ts, args.val_frac, args.seed)
-    if ts == ["__none__"]:  # train on everyone, nothing held out
-        split.train, split.val, split.test, split.test_signers = split.train + split.test, split.val, [], []
+    split = make_split(ds, ts, args.val_frac, args.seed)
     train_arr, train_s = load_arrays(ds, split.train, fcfg, progress, "train poses")
     val_arr, val_s = load_arrays(ds, split.val, fcfg, progress, "val poses")
 
@@ -194,7 +214,8 @@ def main(args: argparse.Namespace) -> int:
 
     epochs = args.epochs or default_epochs(len(train_arr))
     tcfg = TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
-                       device=args.device, max_minutes=args.max_minutes, threads=args.threads, monitor="val_loss")
+                       device=args.device, max_minutes=args.max_minutes, threads=auto_threads(args.threads),
+                       monitor="val_loss")
     out = Path(args.out) if args.out else default_checkpoint(dname)
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.fresh and out.exists():
@@ -203,20 +224,24 @@ def main(args: argparse.Namespace) -> int:
     items = _Items(train_arr, [tindex[label_text(s)] for s in train_s], layout,
                    None if args.no_augment else AugmentConfig(), seed=args.seed)
     collate_fn = make_collate(table, args.max_frames)
+    if not val_arr:  # no validation share: monitor the (unaugmented) training recordings instead
+        val_arr, val_s = train_arr, train_s
     val_batches = [collate_fn([(x, m, tindex[label_text(s)]) for (x, m), s in
                                zip(val_arr[i:i + 64], val_s[i:i + 64])]) for i in range(0, len(val_arr), 64)]
-    val_keys = [s.class_key for s in val_s]
 
     def step(model, batch):
         x, m, f, t = batch
         _, _, losses = model(x, m, f, t)
         return losses["total"], {k: v.detach() for k, v in losses.items() if k != "total"}
 
+    val_labels = [tindex[label_text(s)] for s in val_s]
+
     def validate(model) -> dict:
-        return validation_metrics(model, val_batches, val_keys, table, [tindex[label_text(s)] for s in val_s])
+        return validation_metrics(model, val_batches, table, val_labels)
 
     extra = {"features": asdict(fcfg), "dataset": dname, "text_encoder": args.text_encoder,
-             "split": {"test_signers": split.test_signers, "val_frac": args.val_frac, "seed": args.seed,
+             "split": {"test_signers": split.test_signers if ts != "manifest" else "manifest",
+                       "val_frac": args.val_frac, "seed": args.seed,
                        "counts": {"train": len(train_s), "val": len(val_s), "test": len(split.test)}},
              "label_field": "label_ar" if any(s.label_ar for s in train_s) else "label_en",
              "stats": stats.state()}
@@ -250,7 +275,7 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def validation_metrics(model, batches, keys, table, label_idx) -> dict:
+def validation_metrics(model, batches, table, label_idx) -> dict:
     """Loss terms, MPJPE (shoulder widths) and motion->text R@1 among the validation texts."""
     import numpy as np
     import torch
