@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 import time
 from collections import OrderedDict, defaultdict
 from dataclasses import asdict, dataclass, field
@@ -129,6 +130,7 @@ class Lexicon:
         self.prefer = tuple(prefer)
         self.missing_files = missing_files
         self._cache: OrderedDict[tuple, PoseSequence] = OrderedDict()
+        self._lock = threading.Lock()  # the HTTP API may read poses from several threads
         self._reindex()
 
     # -- loading and saving ------------------------------------------------------------------
@@ -253,11 +255,13 @@ class Lexicon:
         return [e for e in self.entries if (k and k in e.key) or (low and low in e.english.lower())]
 
     def pose(self, entry: LexiconEntry) -> PoseSequence:
-        """The entry's recording, cut to ``start``/``end`` (milliseconds; end 0 = whole file), cached."""
+        """The entry's recording, cut to ``start``/``end`` (milliseconds; end 0 = whole file); cached and shared,
+        so treat it as read-only."""
         ck = (str(entry.file), entry.start, entry.end)
-        if ck in self._cache:
-            self._cache.move_to_end(ck)
-            return self._cache[ck]
+        with self._lock:
+            if ck in self._cache:
+                self._cache.move_to_end(ck)
+                return self._cache[ck]
         seq = PoseSequence.load(entry.file)
         if entry.end > 0 or entry.start > 0:
             frame_ms = 1000.0 / seq.fps
@@ -266,9 +270,10 @@ class Lexicon:
             if b > a:
                 seq = seq[a:min(b, len(seq))]
         seq.meta = dict(seq.meta, lexicon_entry=entry.id, words=entry.words)
-        self._cache[ck] = seq
-        while len(self._cache) > 512:
-            self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[ck] = seq
+            while len(self._cache) > 512:
+                self._cache.popitem(last=False)
         return seq
 
     # -- growing --------------------------------------------------------------------------------

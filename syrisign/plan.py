@@ -122,9 +122,8 @@ class GlossPlan:
         out = []
         for it in self.items:
             for j, (e, sign) in enumerate(zip(it.entries, it.signs)):
-                kind = it.kind if it.kind != "substituted" else "substituted"
                 out.append(SignUnit(text_ar=sign, text_en=e.english or (it.english if len(it.entries) == 1 else ""),
-                                    kind=kind, entry=e, item_index=it.index,
+                                    kind=it.kind, entry=e, item_index=it.index,
                                     meta={"item_text": it.text, "position": j, "of": len(it.entries),
                                           "pause_after": it.pause_after and j == len(it.entries) - 1}))
         return out
