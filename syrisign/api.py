@@ -127,6 +127,7 @@ class ErrorBody(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "the body is not JSON"},
     413: {"model": ErrorBody, "description": "text or request body too long"},
     422: {"model": ErrorBody, "description": "invalid request, or nothing in the text can be signed"},
     429: {"model": ErrorBody, "description": "too many jobs waiting; retry after Retry-After seconds"},
@@ -375,7 +376,7 @@ class Service:
         norm = self.check_text(text)
         signed = self.check_signed(signed)
         methods = self.resolve_methods(method)
-        if fmt == "pose" and len(methods) > 1:
+        if fmt == "pose" and method == "all":
             raise ApiError(422, "one_method_per_pose", "a .pose file holds one method's output; choose method "
                                                        f"{' or '.join(methods)}, or format json or mp4")
         fps = round(float(fps), 3)
@@ -652,8 +653,10 @@ def create_app(config: ServiceConfig | None = None, pipeline=None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
-        codes = {404: "not_found", 405: "method_not_allowed"}
-        msg = {404: f"no such path {request.url.path}; see /docs",
+        codes = {400: "bad_body", 404: "not_found", 405: "method_not_allowed"}
+        msg = {400: "the request body is not valid JSON; send an object such as "
+                    '{"text": "وزارة الصحة", "format": "mp4"} with Content-Type application/json',
+               404: f"no such path {request.url.path}; see /docs",
                405: f"{request.method} is not allowed on {request.url.path}; see /docs"}.get(exc.status_code,
                                                                                         str(exc.detail))
         return ApiError(exc.status_code, codes.get(exc.status_code, "http_error"), msg).response()
@@ -686,11 +689,12 @@ def create_app(config: ServiceConfig | None = None, pipeline=None) -> FastAPI:
 
     desc = ("The sign.mt app's request to its translation server: GET with text, spoken and signed; answers a "
             ".pose body (application/pose).")
+    get_errors = {k: v for k, v in ERROR_RESPONSES.items() if k != 400}
     app.get("/v1/translate", tags=["translate"], response_class=Response, responses={200: pose_media,
-            **ERROR_RESPONSES}, summary="Sign a text as a .pose file (sign.mt-compatible)",
+            **get_errors}, summary="Sign a text as a .pose file (sign.mt-compatible)",
             description=desc)(translate_get)
     app.get("/spoken_text_to_signed_pose", tags=["translate"], response_class=Response,
-            responses={200: pose_media, **ERROR_RESPONSES}, summary="Alias of GET /v1/translate (sign.mt path)",
+            responses={200: pose_media, **get_errors}, summary="Alias of GET /v1/translate (sign.mt path)",
             description=desc)(translate_get)
 
     @app.get("/v1/lexicon", tags=["lexicon"], responses={413: ERROR_RESPONSES[413], 503: ERROR_RESPONSES[503]},
