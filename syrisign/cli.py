@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "syrisign.commands.lexicon",
     "syrisign.commands.translate",
     "syrisign.commands.train",
+    "syrisign.commands.evaluate",
     "syrisign.commands.serve",
 ]
 
