@@ -65,7 +65,8 @@ def dtw_mje(hyp: np.ndarray, ref: np.ndarray, hyp_mask=None, ref_mask=None) -> f
     ``hyp (T1, J, 3)`` / ``ref (T2, J, 3)`` (or flattened ``(T, J*3)``), masks ``(T, J)`` (or
     ``(T,)`` per frame). DTW runs on the Euclidean distance of the flattened frames over the
     joints present in both (scaled to the full joint count, so that frames missing a hand are
-    not cheaper); along the path the mean per-joint L2 distance is averaged. Shoulder widths.
+    not cheaper); along the path the per-joint L2 distance is averaged over every (step, joint
+    present in both) pair. Shoulder widths; NaN when the sequences share no joint.
     """
     h, r = _as_frames(hyp), _as_frames(ref)
     if h.shape[1] != r.shape[1]:
@@ -84,7 +85,7 @@ def dtw_mje(hyp: np.ndarray, ref: np.ndarray, hyp_mask=None, ref_mask=None) -> f
     n = a @ b.T  # (T1, T2) joints in common
     has = n > 0
     if not has.any():
-        raise ValueError("the sequences share no joint in any frame pair")
+        return float("nan")
     cost = np.sqrt(np.maximum(sq, 0) / np.maximum(n, 1) * h.shape[1])
     # frame pairs without any common joint may still be crossed, at the largest cost seen
     cost = np.where(has, cost, cost[has].max())
@@ -92,8 +93,5 @@ def dtw_mje(hyp: np.ndarray, ref: np.ndarray, hyp_mask=None, ref_mask=None) -> f
     pi, pj = path[:, 0], path[:, 1]
     both = hm[pi] & rm[pj]  # (P, J)
     err = np.linalg.norm(h[pi] - r[pj], axis=-1)  # (P, J)
-    cnt = both.sum(-1)
-    ok = cnt > 0
-    if not ok.any():
-        return float("nan")
-    return float(((err * both).sum(-1)[ok] / cnt[ok]).mean())
+    # pooled over every (path step, joint present in both) pair, as t2m_gpt.metrics does
+    return float(err[both].mean()) if both.any() else float("nan")

@@ -97,6 +97,8 @@ class MotionCLIPProducer:
                 if t:
                     self._lengths.setdefault(t.strip().lower(), int(self.bank["length"][i]))
         self._latent_cache: dict[str, np.ndarray] = {}
+        keep = self.ckpt.get("keep_joints")
+        self.keep = np.asarray(keep, dtype=bool) if keep else None  # joints the model was trained on
 
     # -- generation ---------------------------------------------------------------------------
     def unit_text(self, unit: SignUnit) -> str:
@@ -129,7 +131,8 @@ class MotionCLIPProducer:
         seqs = []
         for i, (t, n) in enumerate(zip(texts, lengths)):
             x = out[i, :n].reshape(n, -1, 3).cpu().numpy()
-            seqs.append(to_sequence(x, None, self.features,
+            mask = None if self.keep is None else np.repeat(self.keep[None], n, 0)  # left-out joints: missing
+            seqs.append(to_sequence(x, mask, self.features,
                                     meta={"source": "motionclip", "text": t, "checkpoint": str(self.path)}))
         return seqs
 
@@ -143,9 +146,10 @@ class MotionCLIPProducer:
     # -- retrieval -------------------------------------------------------------------------------
     def latents(self, poses: list[PoseSequence]) -> np.ndarray:
         """Motion latents ``(N, D)`` of recordings (any MediaPipe or the model's own layout)."""
+        from motionclip.data import apply_keep
         from motionclip.train import encode_arrays
         from syrisign.ml.features import prepare
-        return encode_arrays(self.model, [prepare(p, self.features) for p in poses])
+        return encode_arrays(self.model, apply_keep([prepare(p, self.features) for p in poses], self.keep))
 
     def _candidate_latents(self, candidates: list) -> np.ndarray:
         todo = [(i, c) for i, c in enumerate(candidates) if _entry_key(c) not in self._latent_cache

@@ -33,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma-separated held-out signers (default: 03 for karsl-words, apurve,rajat for isl; "
                         "'none' trains on every signer, 'manifest' uses the manifest's split)")
     g.add_argument("--val-frac", type=float, default=0.1)
+    g.add_argument("--joints", choices=["auto", "upper", "all"], default="auto",
+                   help="auto/upper: leave out the Kinect lower body (legs); all: every joint of the layout")
     g.add_argument("--text-encoder", default="use", help="frozen text encoder (use, e5, minilm, t5:<dir>)")
     g.add_argument("--no-augment", action="store_true", help="train without spatial/temporal augmentation")
     m = p.add_argument_group("model")
@@ -174,7 +176,7 @@ def main(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from motionclip.data import label_text, load_arrays, make_split, open_dataset
+    from motionclip.data import apply_keep, joint_keep, label_text, load_arrays, make_split, open_dataset
     from motionclip.model import MotionCLIP, MotionCLIPConfig
     from syrisign.ml.checkpoint import config_to_dict, load_checkpoint, save_checkpoint
     from syrisign.ml.features import AugmentConfig, FeatureConfig, Standardizer, default_layout
@@ -190,6 +192,9 @@ def main(args: argparse.Namespace) -> int:
     split = make_split(ds, ts, args.val_frac, args.seed)
     train_arr, train_s = load_arrays(ds, split.train, fcfg, progress, "train poses")
     val_arr, val_s = load_arrays(ds, split.val, fcfg, progress, "val poses")
+    stats = Standardizer.fit(train_arr)  # on every joint, so that left-out joints decode to their mean
+    keep = joint_keep(layout, args.joints)
+    train_arr, val_arr = apply_keep(train_arr, keep), apply_keep(val_arr, keep)
 
     enc = get_text_encoder(args.text_encoder)
     texts = sorted({label_text(s) for s in train_s + val_s})
@@ -209,7 +214,6 @@ def main(args: argparse.Namespace) -> int:
         if f.name.startswith("w_") and v is not None:
             setattr(mcfg, f.name, v)
     model = MotionCLIP(mcfg)
-    stats = Standardizer.fit(train_arr)
     model.set_stats(stats.mean, stats.std)
 
     epochs = args.epochs or default_epochs(len(train_arr))
@@ -244,7 +248,7 @@ def main(args: argparse.Namespace) -> int:
                        "val_frac": args.val_frac, "seed": args.seed,
                        "counts": {"train": len(train_s), "val": len(val_s), "test": len(split.test)}},
              "label_field": "label_ar" if any(s.label_ar for s in train_s) else "label_en",
-             "stats": stats.state()}
+             "stats": stats.state(), "keep_joints": keep.tolist()}
     trainer = Trainer(model, tcfg, items, step, validate, out, KIND, mcfg, checkpoint_extra=lambda: extra,
                       collate_fn=collate_fn, progress=progress)
     resumed = False if args.fresh else trainer.resume()
