@@ -151,12 +151,12 @@ class MotionCLIPProducer:
         from syrisign.ml.features import prepare
         return encode_arrays(self.model, apply_keep([prepare(p, self.features) for p in poses], self.keep))
 
-    def _candidate_latents(self, candidates: list) -> np.ndarray:
-        todo = [(i, c) for i, c in enumerate(candidates) if _entry_key(c) not in self._latent_cache
-                or _entry_key(c).startswith("obj:")]
-        if todo:
-            lat = self.latents([entry_pose(c) for _, c in todo])
-            for (_, c), v in zip(todo, lat):
+    def _candidate_latents(self, candidates: list, loader=None) -> np.ndarray:
+        loader = loader or entry_pose
+        todo = [c for c in candidates if _entry_key(c) not in self._latent_cache or _entry_key(c).startswith("obj:")]
+        for i in range(0, len(todo), 64):
+            chunk = todo[i:i + 64]
+            for c, v in zip(chunk, self.latents([loader(c) for c in chunk])):
                 self._latent_cache[_entry_key(c)] = v
         return np.stack([self._latent_cache[_entry_key(c)] for c in candidates])
 
@@ -168,10 +168,12 @@ class MotionCLIPProducer:
                                              torch.as_tensor(self.embed([text]), device=dev))
         return sim[:, 0].cpu().numpy()
 
-    def rank(self, text: str, candidates: list | None = None) -> list[tuple[Any, float]]:
-        """Candidates (lexicon entries, samples with a file, PoseSequences) best first by the cosine
-        similarity of their motion latent to ``text``; without candidates, the classes the model was
-        trained on (as dicts: key, label_ar, label_en) by their mean training latent."""
+    def rank(self, text: str, candidates: list | None = None, loader=None) -> list[tuple[Any, float]]:
+        """Candidates best first by the cosine similarity of their motion latent to ``text``.
+
+        Candidates are PoseSequences or entries whose recording ``loader(entry)`` returns (default:
+        :func:`entry_pose`); without candidates, the classes the model was trained on (as dicts: key,
+        label_ar, label_en) are ranked by their mean training latent."""
         if candidates is None:
             if not self.bank.get("keys"):
                 raise MotionCLIPError(f"{self.path} has no class bank; retrain it or pass candidates")
@@ -182,7 +184,7 @@ class MotionCLIPProducer:
             cands = list(candidates)
             if not cands:
                 return []
-            lat = self._candidate_latents(cands)
+            lat = self._candidate_latents(cands, loader)
         sim = self.similarity(text, lat)
         order = np.argsort(-sim, kind="stable")
         return [(cands[i], float(sim[i])) for i in order]
@@ -222,21 +224,19 @@ def search(text: str, top_k: int = 5, lexicon: Any = None, checkpoint: str | os.
            ) -> list[tuple[Any, float]]:
     """The ``top_k`` lexicon entries whose recordings' motion latents are most similar to ``text``.
 
-    ``lexicon``: an object with ``entries`` (or an iterable of entries, or a Dataset: its samples'
-    recordings are loaded from its root); None ranks the classes the model was trained on.
+    ``lexicon``: a :class:`syrisign.lexicon.Lexicon` (its entries, recordings read with
+    ``lexicon.pose``), a :class:`syrisign.data.Dataset` (its samples), or a list of entries/poses;
+    None ranks the classes the model was trained on (dicts: key, label_ar, label_en). Latents of
+    recordings are computed once per producer and reused.
     """
     prod = get_producer(checkpoint)
+    if lexicon is None:
+        return prod.rank(text)[:max(0, int(top_k))]
     entries = _lexicon_entries(lexicon)
-    root = getattr(lexicon, "root", None)
-    if entries and root is not None and hasattr(entries[0], "file") and not hasattr(entries[0], "load"):
-        entries = [_DatasetEntry(s, Path(root)) for s in entries]
-    ranked = prod.rank(text, entries if lexicon is not None else None)
-    ranked = [(e.sample if isinstance(e, _DatasetEntry) else e, s) for e, s in ranked]
-    return ranked[:max(0, int(top_k))]
-
-
-class _DatasetEntry:
-    """A dataset sample seen as a lexicon entry (its recording is at ``root / sample.file``)."""
-
-    def __init__(self, sample, root: Path):
-        self.sample, self.id, self.path = sample, sample.id, root / sample.file
+    loader = None
+    for method in ("pose", "load"):  # Lexicon.pose(entry), Dataset.load(sample)
+        fn = getattr(lexicon, method, None)
+        if callable(fn) and not isinstance(lexicon, (list, tuple, dict)):
+            loader = fn
+            break
+    return prod.rank(text, entries, loader)[:max(0, int(top_k))]

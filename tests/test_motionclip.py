@@ -222,6 +222,19 @@ def test_producer_generates_requested_lengths_and_search_ranks_recordings(traine
     assert classes[0][0]["label_en"] == "rain" and len(classes) == len(WORDS)
 
 
+def test_search_ranks_the_entries_of_a_lexicon(trained, tiny_isl, tmp_path):
+    from motionclip.producer import search
+    from syrisign.data import Dataset
+    from syrisign.lexicon import Lexicon
+    ds = Dataset(tiny_isl).subset(signers=["rajat"])  # the held-out signer's recordings
+    lex = Lexicon.create(tmp_path / "lex")
+    for s in ds.samples:
+        if s.repetition == "1":
+            lex.add(s.label_en, ds.load(s), english=s.label_en, signed_language="ins", spoken_language="en")
+    hits = search("rain", top_k=2, lexicon=lex, checkpoint=trained)
+    assert len(hits) == 2 and hits[0][0].english == "rain" and hits[0][1] > hits[1][1]
+
+
 def test_missing_checkpoint_says_how_to_build_it():
     from motionclip.producer import MotionCLIPProducer
     with pytest.raises(SyriSignError, match="syrisign train motionclip --dataset karsl-words"):
