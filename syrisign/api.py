@@ -390,7 +390,7 @@ class Service:
             if task is None:
                 try:
                     fut = self.runner.submit(self._job, norm, tuple(methods), method == "all", fmt, fps, signed,
-                                             landmarks)
+                                             landmarks, time.perf_counter())
                 except Busy:
                     raise ApiError(429, "busy", f"{self.runner.pending} jobs are running or waiting; retry "
                                                 "in a few seconds", 2) from None
@@ -405,6 +405,8 @@ class Service:
                                10) from None
         body, meta = hit
         headers = dict(meta["headers"], **{"X-SyriSign-Cache": status})
+        if status == "hit":
+            headers.pop("Server-Timing", None)  # the timing of the job that made it, long ago
         return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
     async def _finish(self, key: tuple, fut) -> tuple[bytes, dict]:
@@ -416,10 +418,12 @@ class Service:
             self.inflight.pop(key, None)
 
     def _job(self, norm: str, methods: tuple[str, ...], keep_going: bool, fmt: str, fps: float,
-             signed: str | None, landmarks: bool) -> tuple[bytes, dict]:
+             signed: str | None, landmarks: bool, submitted: float) -> tuple[bytes, dict]:
         """In a worker thread: translate (or reuse the translation), then encode the format."""
         from syrisign.text import TextError
 
+        t0 = time.perf_counter()
+        t1 = t0
         pipe = copy.copy(self.pipelines.get(signed) if signed else self.pipeline)
         pipe.fps = fps  # the copy shares lexicon, translator and models; only fps differs
         tkey = (norm, methods, fps, signed or "")
@@ -433,6 +437,7 @@ class Service:
                         self.translations.popitem(last=False)
                 else:
                     self.translations.move_to_end(tkey)
+            t1 = time.perf_counter()
             body = self._encode(pipe, result, fmt, landmarks)
         except TextError as e:
             status = 413 if "limit is" in str(e) else 422
@@ -444,7 +449,9 @@ class Service:
                 self.jobs_done += 1
         headers = {"X-SyriSign-Coverage": f"{result.plan.coverage:.1f}",
                    "X-SyriSign-Methods": ",".join(result.outputs),
-                   "Content-Disposition": f'inline; filename="syrisign-{"-".join(result.outputs)}.{fmt}"'}
+                   "Content-Disposition": f'inline; filename="syrisign-{"-".join(result.outputs)}.{fmt}"',
+                   "Server-Timing": f"wait;dur={1000 * (t0 - submitted):.1f}, translate;dur={1000 * (t1 - t0):.1f}, "
+                                    f"encode;dur={1000 * (time.perf_counter() - t1):.1f}"}
         if result.errors:
             headers["X-SyriSign-Errors"] = _header_json(result.errors)
         return body, {"headers": headers}
@@ -517,29 +524,47 @@ def _video_frames(result, size: int):
 
 
 def _write_mp4(frames, path: Path, fps: float) -> None:
-    """H.264 mp4 for browsers, like render's writer but with x264's ``ultrafast`` preset: encoding is
-    most of an uncached request's time, and a skeleton on a plain background compresses well anyway."""
-    import imageio_ffmpeg
+    """H.264 mp4 for browsers through imageio-ffmpeg's ffmpeg binary. x264's ``superfast`` preset: encoding is
+    most of an uncached request's time. ffmpeg is started directly rather than through
+    ``imageio_ffmpeg.write_frames``, whose ``preexec_fn`` makes Python fork (copying the page tables of a
+    server of several hundred MB, ~0.1 s) instead of vfork."""
+    import subprocess
+
     import numpy as np
 
-    writer = None
+    proc = None
     try:
         for f in frames:  # (H, W, 3) uint8 RGB
-            if writer is None:
+            if proc is None:
                 h, w = f.shape[0] + f.shape[0] % 2, f.shape[1] + f.shape[1] % 2  # yuv420p: even sizes
-                writer = imageio_ffmpeg.write_frames(
-                    str(path), (w, h), fps=fps, codec="libx264", pix_fmt_in="rgb24", pix_fmt_out="yuv420p",
-                    quality=None, macro_block_size=2, ffmpeg_log_level="error",
-                    output_params=["-crf", "23", "-preset", "ultrafast", "-movflags", "+faststart"])
-                writer.send(None)
+                cmd = [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                       "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-", "-an", "-c:v", "libx264", "-preset", "superfast",
+                       "-crf", "23", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(path)]
+                proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE)
             if f.shape[0] % 2 or f.shape[1] % 2:
                 f = np.pad(f, ((0, f.shape[0] % 2), (0, f.shape[1] % 2), (0, 0)), mode="edge")
-            writer.send(np.ascontiguousarray(f))
-        if writer is None:
+            proc.stdin.write(np.ascontiguousarray(f, dtype=np.uint8).data)
+        if proc is None:
             raise SyriSignError("nothing to render: no frames")
+        proc.stdin.close()
+        err = proc.stderr.read()
+        if proc.wait() != 0:
+            raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {err.decode('utf-8', 'replace')[-300:]}")
     finally:
-        if writer is not None:
-            writer.close()
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+_FFMPEG: list[str] = []
+
+
+def _ffmpeg() -> str:
+    if not _FFMPEG:
+        import imageio_ffmpeg
+        _FFMPEG.append(imageio_ffmpeg.get_ffmpeg_exe())
+    return _FFMPEG[0]
 
 
 def _preferring(pipe, code: str):
