@@ -82,6 +82,7 @@ class ServiceConfig:
     translation_cache: int = 128  # translated (not yet encoded) results kept, so other formats are cheap
     cors_origins: tuple[str, ...] = ("*",)  # the sign.mt app calls from its own origin
     progress: bool = False  # progress bars while loading (first build of the default lexicon)
+    warmup: bool = True  # sign one word with each method at start-up, so the first request is not the slow one
 
     @classmethod
     def from_env(cls) -> ServiceConfig:
@@ -300,6 +301,8 @@ class Service:
             self.signed_languages = [s for s in pipe.lexicon.signed_languages if s]
             for code in self.signed_languages:
                 self.pipelines[code] = _preferring(pipe, code)
+            if self.config.warmup:
+                self._warmup()
             self.state = "ready"
         except SyriSignError as e:
             self.state, self.error = "failed", str(e)
@@ -312,6 +315,19 @@ class Service:
             log.info("ready in %.1f s: lexicon %s (%d entries), methods %s", self.load_seconds,
                      self.pipeline.lexicon.name, len(self.pipeline.lexicon),
                      ", ".join(m for m, v in self.methods.items() if v["available"]))
+
+    def _warmup(self) -> None:
+        """Plan, produce and draw a frame once per method: imports, caches and model graphs get built now."""
+        pipe = self.pipeline
+        word = next((e.words for e in pipe.lexicon.entries if e.kind == "word"),
+                    pipe.lexicon.entries[0].words if len(pipe.lexicon) else "")
+        for m in self.available():
+            try:
+                result = pipe.translate(word, [m])
+                next(iter(_video_frames(result, self.config.size)))
+                _ffmpeg()
+            except Exception as e:  # noqa: BLE001 - a request will show the error; the service still starts
+                log.warning("warm-up of %s with %r failed: %s", m, word, e)
 
     def close(self) -> None:
         self.runner.shutdown()
