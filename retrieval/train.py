@@ -1,0 +1,288 @@
+"""``syrisign train retrieval``: train the contrastive text↔pose model.
+
+Examples (the results document lists the exact commands behind its tables)::
+
+    syrisign train retrieval                                   # Arabic product model (KArSL words,
+                                                               # letters/numbers, jos letters; syrisign193)
+    syrisign train retrieval --dataset isl                     # ISL, signers apurve+rajat held out
+    syrisign train retrieval --dataset karsl-words --protocol karsl-01to03
+    syrisign train retrieval --dataset isl --text bert         # SignCLIP tower: "<eng> <ins> rain", MiniLM+LoRA
+
+The checkpoint (``$SYRISIGN_HOME/checkpoints/retrieval-<name>.pt`` unless ``--out``) holds the
+config, the weights (LoRA adapters only for a LoRA text tower: the base BERT comes from its package),
+the standardization statistics, the training classes and the test results. Rerunning the same command
+resumes an interrupted run; ``--fresh`` starts over.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from syrisign.errors import SyriSignError
+from syrisign.ml.features import AugmentConfig
+from syrisign.ml.trainer import TrainConfig
+
+DATASET_ALIASES = {"arabic": ("karsl-words", "karsl-letters", "jos")}
+
+
+@dataclass
+class RunConfig:
+    datasets: list[str]
+    name: str  # checkpoint name stem
+    protocol: str = "auto"
+    test_signers: list[str] = field(default_factory=list)
+    val_signers: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+    val_fraction: float = 0.15
+    max_per_class: int = 0
+    seed: int = 0
+    augment: AugmentConfig | None = field(default_factory=AugmentConfig)
+    yaw_deg: float = 0.0
+    text_lr: float = 1e-4
+    out: str = ""
+    model: object = None  # RetrievalConfig
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def data_dict(self) -> dict:
+        """What defines the data a checkpoint was trained on (a resumed run must match it)."""
+        return {"datasets": self.datasets, "protocol": self.protocol, "test_signers": self.test_signers,
+                "val_signers": self.val_signers, "classes": self.classes, "val_fraction": self.val_fraction,
+                "max_per_class": self.max_per_class, "seed": self.seed,
+                "augment": asdict(self.augment) if self.augment else None, "yaw_deg": self.yaw_deg}
+
+
+def _csv(s: str) -> list[str]:
+    return [x.strip() for x in (s or "").split(",") if x.strip()]
+
+
+def add_arguments(p, for_eval: bool = False) -> None:
+    d = p.add_argument
+    d("--dataset", default="" if for_eval else "arabic",
+      help="dataset name(s), comma-separated, or 'arabic' (= karsl-words,karsl-letters,jos; the default)")
+    d("--protocol", default="auto", help="auto (isl: signer, else split), split, signer, all, karsl-01to03, karsl-03to01")
+    d("--test-signers", default="", help="signer protocol: held-out test signers (ISL default apurve,rajat)")
+    d("--val-signers", default="", help="validate on these signers (default: a stratified share of training)")
+    d("--val-fraction", type=float, default=0.15)
+    d("--classes", default="", help="only these class keys (comma-separated)")
+    d("--max-per-class", type=int, default=0, help="cap samples per class, split and signer (quick runs)")
+    g = p.add_argument_group("model")
+    g.add_argument("--text", default="frozen", choices=["frozen", "bert"],
+                   help="frozen: multilingual encoder reads Arabic directly (CLIP-ArASL); bert: English prompt "
+                        "'<eng> <sdl> lungs' through MiniLM (SignCLIP)")
+    g.add_argument("--text-encoder", default="use", help="frozen tower: use, e5 or use+e5")
+    g.add_argument("--lora-rank", type=int, default=8, help="bert tower: LoRA rank (0 = full fine-tuning)")
+    g.add_argument("--prompt", default="tags", choices=["tags", "plain"], help="bert tower: with language tags or not")
+    g.add_argument("--loss", default="hybrid", choices=["hybrid", "infonce", "infonce-naive"])
+    g.add_argument("--layout", default="auto", help="auto: kinect20 for ISL, else syrisign193")
+    g.add_argument("--joints", default="auto", help="joint subset: all, upper (Kinect without legs), noface, face16")
+    g.add_argument("--fps", type=float, default=0.0, help="frames per second the model sees (default 25; ISL 15)")
+    g.add_argument("--max-frames", type=int, default=96)
+    g.add_argument("--d-model", type=int, default=128)
+    g.add_argument("--layers", type=int, default=3)
+    g.add_argument("--heads", type=int, default=4)
+    g.add_argument("--embed-dim", type=int, default=256)
+    g.add_argument("--dropout", type=float, default=0.1)
+    g.add_argument("--pool", default="mean", choices=["mean", "meanmax"])
+    g.add_argument("--no-velocity", action="store_true")
+    a = p.add_argument_group("augmentation")
+    a.add_argument("--no-augment", action="store_true")
+    a.add_argument("--rotate", type=float, default=12.0, help="degrees")
+    a.add_argument("--scale", type=float, default=0.15)
+    a.add_argument("--shear", type=float, default=0.15)
+    a.add_argument("--speed", type=float, default=0.25)
+    a.add_argument("--mirror-p", type=float, default=-1.0, help="mirror with hand swap (default 0; ISL 0.5)")
+    a.add_argument("--drop-joint", type=float, default=0.05)
+    a.add_argument("--drop-frame", type=float, default=0.05)
+    a.add_argument("--yaw", type=float, default=-1.0, help="rotation about the vertical axis, degrees (default 0; ISL 20)")
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=int, default=120)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=5e-4)
+    t.add_argument("--text-lr", type=float, default=1e-4, help="learning rate of a trainable BERT tower")
+    t.add_argument("--weight-decay", type=float, default=0.05)
+    t.add_argument("--patience", type=int, default=20)
+    t.add_argument("--monitor", default="val_loss", help="val_loss (min) or val_r1 (max)")
+    t.add_argument("--max-minutes", type=float, default=14.0, help="time budget (0 = none)")
+    t.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    t.add_argument("--device", default="auto")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default="", help="checkpoint path (default $SYRISIGN_HOME/checkpoints/retrieval-<name>.pt)")
+    t.add_argument("--fresh", action="store_true", help="start over instead of resuming")
+    t.add_argument("--no-baselines", action="store_true", help="skip the baselines after training")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def config_from_args(args) -> RunConfig:
+    from retrieval.model import PoseEncoderConfig, RetrievalConfig, TextConfig
+    from syrisign.ml.features import default_layout
+    from syrisign.settings import get_settings
+
+    ds_arg = args.dataset or "arabic"
+    datasets = list(DATASET_ALIASES.get(ds_arg, _csv(ds_arg)))
+    kinect = datasets == ["isl"]
+    layout = args.layout
+    if layout == "auto":
+        if kinect:
+            layout = "kinect20"
+        else:
+            from retrieval.data import open_dataset
+            sks = sorted({s.skeleton for n in datasets for s in open_dataset(n).samples})
+            layout = "kinect20" if sks == ["kinect20"] else (
+                "syrisign193" if "kinect20" not in sks else default_layout(sks))
+    joints = args.joints if args.joints != "auto" else ("upper" if layout == "kinect20" else "all")
+    fps = args.fps or (15.0 if layout == "kinect20" else 25.0)
+    mirror = args.mirror_p if args.mirror_p >= 0 else (0.5 if layout == "kinect20" else 0.0)
+    yaw = args.yaw if args.yaw >= 0 else (20.0 if layout == "kinect20" else 0.0)
+    model = RetrievalConfig(
+        layout=layout, joint_subset=joints, fps=fps, max_frames=args.max_frames, embed_dim=args.embed_dim,
+        pose=PoseEncoderConfig(d_model=args.d_model, layers=args.layers, heads=args.heads, dropout=args.dropout,
+                               max_frames=args.max_frames, velocity=not args.no_velocity, pool=args.pool),
+        text=TextConfig(kind=args.text, encoder=args.text_encoder, lora_rank=args.lora_rank, prompt=args.prompt),
+        loss=args.loss)
+    aug = None if args.no_augment else AugmentConfig(
+        rotate_deg=args.rotate, scale=args.scale, shear=args.shear, speed=args.speed, mirror_p=mirror,
+        drop_joint_p=args.drop_joint, drop_frame_p=args.drop_frame)
+    protocol = args.protocol
+    name = ds_arg if ds_arg in DATASET_ALIASES else "+".join(Path(d).name for d in datasets)
+    if protocol not in ("auto", "split") and not (protocol == "signer" and kinect):
+        name += f"-{protocol.replace('karsl-', '')}"
+    if args.text == "bert":
+        name += "-bert"
+    elif args.text_encoder != "use":
+        name += f"-{args.text_encoder.replace('+', '')}"
+    monitor = args.monitor
+    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                        patience=args.patience, monitor=monitor, mode="min" if "loss" in monitor else "max",
+                        seed=args.seed, device=args.device, max_minutes=args.max_minutes, threads=args.threads)
+    out = args.out or str(get_settings().checkpoint(f"retrieval-{name}.pt"))
+    return RunConfig(datasets=datasets, name=name, protocol=protocol, test_signers=_csv(args.test_signers),
+                     val_signers=_csv(args.val_signers), classes=_csv(args.classes), val_fraction=args.val_fraction,
+                     max_per_class=args.max_per_class, seed=args.seed, augment=aug, yaw_deg=yaw,
+                     text_lr=args.text_lr, out=out, model=model, train=train)
+
+
+def _norm(d) -> str:
+    return json.dumps(d, sort_keys=True, default=str)
+
+
+def train_on_splits(run: RunConfig, splits, out: str | Path, fresh: bool = False, evaluate_test: bool = True,
+                    quiet: bool = False, baselines: bool = False):
+    """Train on prepared splits; returns ``(model with the best weights, results dict)``."""
+    import copy
+
+    import torch
+
+    from retrieval.data import TrainSet, collate_items
+    from retrieval.evaluate import embed_classes, embed_items, evaluate_items, retrieval_metrics
+    from retrieval.model import KIND, RetrievalModel, batch_loss, joint_indices
+    from syrisign.ml.checkpoint import config_to_dict, load_checkpoint
+    from syrisign.ml.features import Standardizer
+    from syrisign.ml.trainer import Trainer
+
+    cfg = copy.deepcopy(run.model)
+    torch.manual_seed(run.seed)
+    if run.train.threads:
+        torch.set_num_threads(run.train.threads)
+    train_keys = splits.class_keys(splits.train)
+    class_index = {k: i for i, k in enumerate(train_keys)}
+    infos = [splits.classes[k] for k in train_keys]
+    model = RetrievalModel(cfg)
+    idx = joint_indices(cfg.layout, cfg.joint_subset)
+    st = Standardizer.fit([(it.x[:, idx], it.mask[:, idx]) for it in splits.train])
+    model.pose.set_stats(st.mean, st.std)
+    texts = [model.prompt(c.label_ar, c.label_en, c.signed_language) for c in infos]
+    langs = [c.signed_language for c in infos]
+    val_items = [it for it in splits.val if it.cls in class_index]
+
+    def step(m, batch):
+        x, jm, fm, y = batch
+        o = batch_loss(m, x, jm, fm, y, texts, langs, cfg.loss)
+        return o.loss, o.logs
+
+    def validate(m) -> dict:
+        if not val_items:
+            return {}
+        p = embed_items(m, val_items)
+        t = embed_classes(m, infos)
+        sim = p @ t.T
+        y = torch.tensor([class_index[it.cls] for it in val_items])
+        loss = torch.nn.functional.cross_entropy(float(m.scale()) * torch.from_numpy(sim), y)
+        met = retrieval_metrics(sim, [it.cls for it in val_items], train_keys)
+        return {"val_loss": float(loss), "val_r1": met["V2T_R@1"], "val_r5": met["V2T_R@5"]}
+
+    tcfg = copy.deepcopy(run.train)
+    if not val_items:
+        tcfg.monitor, tcfg.mode = "train_loss", "min"
+    text_params = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("text.")
+                   and "tower." in n]
+    other = [p for n, p in model.named_parameters() if p.requires_grad and not (n.startswith("text.") and "tower." in n)]
+    groups = [{"params": other, "lr": tcfg.lr}] + ([{"params": text_params, "lr": run.text_lr}] if text_params else [])
+    run_info = run.data_dict()
+    extra = {"classes": [c.to_dict() for c in infos], "run": run_info, "skeleton": cfg.layout,
+             "text_in_dim": getattr(model.text, "in_dim", None), "splits": splits.describe(),
+             "train_config": asdict(tcfg)}
+    trainer = Trainer(model, tcfg, TrainSet(splits.train, class_index, cfg.layout, run.augment, run.yaw_deg, run.seed,
+                                    cfg.max_frames),
+                      step, validate, out, KIND, cfg, checkpoint_extra=lambda: extra, collate_fn=collate_items,
+                      progress=not quiet, params=groups)
+    out = Path(out)
+    if out.is_file() and not fresh:
+        old = load_checkpoint(out, KIND)
+        if _norm(old.get("config")) != _norm(config_to_dict(cfg)) or _norm(old.get("run")) != _norm(run_info):
+            raise SyriSignError(f"{out} holds a model trained with other settings; use --fresh to overwrite it "
+                                "or --out for another file")
+        if trainer.resume() and not quiet:
+            print(f"resuming {out} after epoch {trainer.start_epoch - 1}")
+    t0 = time.perf_counter()
+    result = trainer.fit()
+    model = trainer._unwrapped()
+    model.eval()
+    res: dict = {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "stopped": result.stopped,
+                 "train_seconds": round(time.perf_counter() - t0, 1),
+                 "total_seconds": result.history[-1]["seconds"] if result.history else 0.0,
+                 "splits": splits.describe(), "threads": torch.get_num_threads()}
+    if evaluate_test and splits.test:
+        res["test"] = evaluate_items(model, splits.test, splits.classes)
+        if baselines:
+            from retrieval.baselines import run_baselines
+            res["baselines"] = run_baselines(splits)
+    # store the results beside the weights
+    from syrisign.ml.checkpoint import save_checkpoint
+    ck = load_checkpoint(out, KIND)
+    ck["results"] = res
+    save_checkpoint(out, KIND, ck.pop("config"), ck.pop("model"), **{k: v for k, v in ck.items()
+                                                                      if k not in ("kind", "format_version")})
+    return model, res
+
+
+def main(args: argparse.Namespace) -> int:
+    from retrieval.data import make_splits
+    from retrieval.evaluate import format_metrics
+
+    run = config_from_args(args)
+    t0 = time.perf_counter()
+    splits = make_splits(run.datasets, run.protocol, run.model.features(), test_signers=run.test_signers or None,
+                         val_signers=run.val_signers or None, val_fraction=run.val_fraction, seed=run.seed,
+                         classes=run.classes or None, max_per_class=run.max_per_class, progress=not args.quiet)
+    print(f"retrieval: {', '.join(run.datasets)} ({splits.protocol}); {splits.describe()}")
+    for n in splits.notes:
+        print(f"  note: {n}")
+    _, res = train_on_splits(run, splits, run.out, fresh=args.fresh, quiet=args.quiet,
+                             baselines=not args.no_baselines)
+    print(f"trained in {time.perf_counter() - t0:.0f} s (best epoch {res['best_epoch']} of {res['epochs_run']}, "
+          f"{res['stopped']}); checkpoint {run.out}")
+    if "test" in res:
+        print(f"test   {format_metrics(res['test'])}")
+        for k, v in res.get("baselines", {}).items():
+            print(f"{k:6s} " + "  ".join(f"V2T_{m} {x:.3f}" for m, x in v.items() if m != "n"))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    ap = argparse.ArgumentParser(prog="python -m retrieval.train")
+    add_arguments(ap)
+    sys.exit(main(ap.parse_args()))

@@ -1,0 +1,362 @@
+"""Retrieval model: losses, embeddings, masking, checkpoints, metrics, index, producer and commands.
+
+Tiny configurations on a few real recordings (ISL Kinect from $SYRISIGN_DATA, Jordanian letters from
+the spoken-to-signed package); the full trainings are run by commands (results/retrieval.md).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from retrieval.data import ClassInfo, Item, make_splits
+from retrieval.evaluate import embed_classes, embed_items, retrieval_metrics
+from retrieval.index import threshold_for_precision
+from retrieval.model import (
+    PoseEncoderConfig, RetrievalConfig, RetrievalModel, TextConfig, batch_loss, class_aware_infonce, load_model,
+    naive_infonce,
+)
+from syrisign.data.dataset import Sample, write_manifest
+from syrisign.ml.features import collate
+
+ISL_WORDS = ("rain", "hello", "thank you", "home")
+ISL_SIGNERS = ("apurve", "gautam", "rajat")
+
+
+def tiny_config(layout="kinect20", text=None, loss="hybrid") -> RetrievalConfig:
+    return RetrievalConfig(layout=layout, joint_subset="upper" if layout == "kinect20" else "all", fps=15.0,
+                           max_frames=40, embed_dim=32, loss=loss,
+                           pose=PoseEncoderConfig(d_model=32, layers=1, heads=2, dropout=0.0, max_frames=40),
+                           text=text or TextConfig(kind="frozen", encoder="use"))
+
+
+# -- tiny real datasets ---------------------------------------------------------------------------------
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: much faster than two on a shared 2-core machine for these tiny models."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def session_home(tmp_path_factory):
+    """Session fixtures write (text-encoder caches) under their own SYRISIGN_HOME too."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SYRISIGN_HOME", str(tmp_path_factory.mktemp("session-home")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def isl_dir(tmp_path_factory, data_dir):
+    """4 ISL words x 3 signers x 2 repetitions, as a dataset directory."""
+    from syrisign.data.sources import isl_kinect
+    root = tmp_path_factory.mktemp("isl-tiny")
+    (root / "poses").mkdir()
+    samples = []
+    for it in isl_kinect(data_dir / "isl_kinect"):
+        s = it.sample
+        if s.label_en in ISL_WORDS and s.signer in ISL_SIGNERS and s.repetition in ("1", "2"):
+            seq = it.loader()
+            s.file, s.skeleton, s.frames, s.fps = f"poses/{s.id}.npz", seq.skeleton.name, len(seq), seq.fps
+            seq.save(root / s.file)
+            samples.append(s)
+    assert len(samples) == len(ISL_WORDS) * len(ISL_SIGNERS) * 2
+    write_manifest(root / "manifest.csv", samples)
+    return root
+
+
+@pytest.fixture(scope="session")
+def jos_dir(tmp_path_factory, jos_pose_files):
+    """6 Jordanian letters (holistic586 .pose), one recording each, as an Arabic dataset."""
+    from syrisign.pose import PoseSequence
+    root = tmp_path_factory.mktemp("jos-tiny")
+    (root / "poses").mkdir()
+    samples = []
+    for f in jos_pose_files[4:10]:
+        seq = PoseSequence.load(f)
+        letter = f.stem
+        s = Sample(f"jos-{letter}", letter, "", letter, "jos", "ar", "lexicon", "1", "test", "train", len(seq),
+                   seq.fps, f"poses/jos-{letter}.npz", seq.skeleton.name)
+        seq.save(root / s.file)
+        samples.append(s)
+    write_manifest(root / "manifest.csv", samples)
+    return root
+
+
+@pytest.fixture(scope="session")
+def isl_items(isl_dir):
+    splits = make_splits([str(isl_dir)], "signer", tiny_config().features(), test_signers=["rajat"], val_fraction=0)
+    return splits
+
+
+def _batch(items):
+    x, jm, fm = collate([(it.x, it.mask) for it in items])
+    return x, jm, fm
+
+
+# -- metrics ---------------------------------------------------------------------------------------------
+def test_recall_metrics_on_a_hand_made_ranking():
+    # 3 poses, 4 texts a b c d; pose 0 (class a) ranks a first; pose 1 (class b) ranks b third;
+    # pose 2 (class d) ranks d second.
+    sim = np.array([[0.9, 0.1, 0.2, 0.3],
+                    [0.8, 0.5, 0.7, 0.1],
+                    [0.1, 0.2, 0.9, 0.4]])
+    m = retrieval_metrics(sim, ["a", "b", "d"], ["a", "b", "c", "d"], ks=(1, 2, 3))
+    assert m["V2T_R@1"] == pytest.approx(1 / 3)
+    assert m["V2T_R@2"] == pytest.approx(2 / 3)
+    assert m["V2T_R@3"] == pytest.approx(1.0)
+    assert m["V2T_MedianR"] == 2.0
+    # text→pose: text a ranks pose 0 first (0.9 > 0.8); text b ranks pose 1 first (0.5); text d ranks
+    # pose 2 first (0.4 > 0.3); text c has no pose and is not a query
+    assert m["T2V_P@1"] == pytest.approx(1.0)
+    assert m["n_texts"] == 4 and m["n_poses"] == 3
+    # P@5 with 3 poses: each text's top-3 holds one correct pose -> 1/5 each
+    assert m["T2V_P@5"] == pytest.approx(1 / 5)
+
+
+def test_ties_count_against_the_truth():
+    m = retrieval_metrics(np.array([[0.5, 0.5]]), ["a"], ["a", "b"])
+    assert m["V2T_R@1"] == 0.0 and m["V2T_MedianR"] == 2.0
+
+
+def test_threshold_keeps_the_target_precision():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    correct = np.array([True, True, True, False, True, False])
+    th, prec, rec = threshold_for_precision(scores, correct, 0.9)
+    assert th == 0.7 and prec == 1.0 and rec == pytest.approx(3 / 4)
+    th, _, _ = threshold_for_precision(scores, np.zeros(6, bool), 0.9)
+    assert th == float("inf")
+
+
+# -- losses ---------------------------------------------------------------------------------------------
+def test_class_aware_infonce_has_no_false_negatives():
+    # two poses of class 0 and one of class 1, each exactly on its class text
+    text = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), dim=-1)
+    pose = text[[0, 0, 1]]
+    scale = torch.tensor(50.0)
+    aware = class_aware_infonce(pose, text, torch.tensor([0, 0, 1]), scale)
+    naive = naive_infonce(pose, text[[0, 0, 1]], scale)
+    # the class-aware target distribution over same-class poses is uniform: its loss is the entropy
+    # log(2)/2 of one text direction, the naive loss sees a copy of the own text as a hard negative
+    assert float(aware) < 0.5 * np.log(2) + 1e-3
+    assert float(naive) > float(aware) + 0.2
+
+
+@pytest.mark.parametrize("loss", ["hybrid", "infonce"])
+def test_loss_decreases_on_a_tiny_batch(isl_items, loss):
+    torch.manual_seed(0)
+    items = isl_items.train[:12]
+    keys = sorted({it.cls for it in items})
+    model = RetrievalModel(tiny_config(loss=loss))
+    x, jm, fm = _batch(items)
+    y = torch.tensor([keys.index(it.cls) for it in items])
+    texts = [isl_items.classes[k].label_en for k in keys]
+    langs = ["ins"] * len(keys)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
+    losses = []
+    for _ in range(30):
+        out = batch_loss(model, x, jm, fm, y, texts, langs, loss)
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+        losses.append(float(out.loss.detach()))
+    assert losses[-1] < 0.5 * losses[0], losses[::10]
+
+
+# -- embeddings and masking ----------------------------------------------------------------------------
+def test_embeddings_are_normalized(isl_items):
+    model = RetrievalModel(tiny_config()).eval()
+    p = embed_items(model, isl_items.train[:5])
+    t = embed_classes(model, [isl_items.classes[k] for k in sorted(isl_items.classes)])
+    assert p.shape == (5, 32) and t.shape == (len(ISL_WORDS), 32)
+    np.testing.assert_allclose(np.linalg.norm(p, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(t, axis=1), 1.0, atol=1e-5)
+
+
+def test_masked_frames_and_joints_do_not_change_the_pose_embedding(isl_items):
+    torch.manual_seed(0)
+    model = RetrievalModel(tiny_config()).eval()
+    it = min(isl_items.train, key=lambda i: len(i.x))
+    x, jm, fm = _batch([it])
+    with torch.no_grad():
+        alone = model.encode_pose(x, jm, fm)
+        # padded to 40 frames with garbage that the frame mask hides
+        t = x.shape[1]
+        xp = torch.cat([x, 100 * torch.randn(1, 40 - t, *x.shape[2:])], dim=1)
+        jmp = torch.cat([jm, torch.ones(1, 40 - t, jm.shape[2], dtype=torch.bool)], dim=1)
+        fmp = torch.cat([fm, torch.zeros(1, 40 - t, dtype=torch.bool)], dim=1)
+        padded = model.encode_pose(xp, jmp, fmp)
+        # values at missing joints are ignored
+        jm2 = jm.clone()
+        jm2[:, ::2, 7] = False  # the right wrist missing in every second frame
+        x2 = x.clone()
+        x2[:, ::2, 7] = 55.0
+        a = model.encode_pose(torch.where(jm2[..., None], x, torch.zeros_like(x)), jm2, fm)
+        b = model.encode_pose(x2, jm2, fm)
+        # in a batch with a longer sample, the short one still gets its own embedding
+        longer = max(isl_items.train, key=lambda i: len(i.x))
+        xb, jmb, fmb = _batch([it, longer])
+        batched = model.encode_pose(xb, jmb, fmb)[:1]
+    torch.testing.assert_close(padded, alone, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(batched, alone, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(a, alone, atol=1e-4)  # the mask does matter
+
+
+# -- training, checkpoints, resuming ---------------------------------------------------------------------
+def _train_args(dataset, out, *extra):
+    import argparse
+
+    from retrieval.train import add_arguments
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    return p.parse_args(["--dataset", str(dataset), "--out", str(out), "--epochs", "3", "--batch-size", "8",
+                         "--d-model", "32", "--layers", "1", "--heads", "2", "--embed-dim", "32",
+                         "--max-frames", "40", "--quiet", "--no-baselines", "--threads", "1", *extra])
+
+
+def test_train_command_checkpoint_reloads_to_identical_outputs(isl_dir, tmp_path, capsys):
+    from retrieval.train import main
+    out = tmp_path / "isl.pt"
+    args = _train_args(isl_dir, out, "--protocol", "signer", "--test-signers", "rajat", "--val-fraction", "0.5")
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "test" in printed and "V2T_R@1" in printed
+    lm = load_model(out)
+    assert lm.config.layout == "kinect20" and lm.config.joint_subset == "upper"
+    assert {c["label_en"] for c in lm.classes} == set(ISL_WORDS)
+    ck = torch.load(out, weights_only=False)
+    assert ck["results"]["test"]["n_poses"] == len(ISL_WORDS) * 2
+    assert "train_state" in ck and ck["run"]["test_signers"] == ["rajat"]
+    # the same model object and a second load give identical embeddings
+    splits = make_splits([str(isl_dir)], "signer", lm.config.features(), test_signers=["rajat"], val_fraction=0.5)
+    a = embed_items(lm.model, splits.test)
+    b = embed_items(load_model(out).model, splits.test)
+    np.testing.assert_array_equal(a, b)
+    # rerunning resumes (nothing left to train: the epochs are done) and keeps the weights
+    assert main(args) == 0
+    np.testing.assert_array_equal(embed_items(load_model(out).model, splits.test), a)
+    # other settings on the same file are refused with a clear message
+    from syrisign.errors import SyriSignError
+    with pytest.raises(SyriSignError, match="--fresh"):
+        main(_train_args(isl_dir, out, "--protocol", "signer", "--test-signers", "gautam"))
+
+
+def test_lora_text_tower_saves_only_adapters_and_reloads(tmp_path):
+    from syrisign.ml.checkpoint import save_checkpoint
+    torch.manual_seed(0)
+    cfg = tiny_config(text=TextConfig(kind="bert", lora_rank=4))
+    model = RetrievalModel(cfg).eval()
+    sd = model.state_dict()
+    assert any("lora_" in k for k in sd)
+    assert not any(k.endswith("word_embeddings.weight") for k in sd)  # the base BERT comes from its package
+    with torch.no_grad():
+        for k, v in model.named_parameters():
+            if "lora_B" in k:
+                v.add_(0.01)  # trained adapters are non-zero
+    save_checkpoint(tmp_path / "b.pt", "retrieval", cfg, model.state_dict(), classes=[])
+    back = load_model(tmp_path / "b.pt").model
+    prompt = model.prompt("رئتان", "lungs", "sdl")
+    assert prompt == "<eng> <sdl> lungs"
+    with torch.no_grad():
+        torch.testing.assert_close(back.encode_text([prompt], ["sdl"]), model.encode_text([prompt], ["sdl"]))
+
+
+# -- product: producer, index, search, recognize ------------------------------------------------------
+@pytest.fixture(scope="session")
+def arabic_model(session_home, jos_dir, tmp_path_factory):
+    from retrieval.train import main
+    out = tmp_path_factory.mktemp("ck") / "arabic.pt"
+    args = _train_args(jos_dir, out, "--protocol", "all", "--val-fraction", "0", "--epochs", "25",
+                       "--batch-size", "6", "--no-augment", "--lr", "3e-3")
+    assert main(args) == 0
+    return out
+
+
+@pytest.fixture()
+def tiny_lexicon(tmp_path, jos_dir):
+    from syrisign.data import Dataset
+    from syrisign.lexicon import Lexicon
+    ds = Dataset(jos_dir)
+    lex = Lexicon.create(tmp_path / "lex")
+    for s in ds.samples:
+        lex.add(s.label_ar, ds.load(s), signed_language="jos")
+    # two word signs (recordings of letters stand in for them: the API is what is tested here)
+    lex.add("رئتان", ds.load(ds.samples[0]), english="lungs", signed_language="sdl")
+    lex.add("كبد", ds.load(ds.samples[1]), english="liver", signed_language="sdl")
+    return lex
+
+
+def test_producer_returns_the_recorded_clips(tiny_lexicon):
+    from retrieval.producer import RetrievalProducer
+    from syrisign.producers import SignUnit, load_producer
+    prod = load_producer("retrieval", lexicon=tiny_lexicon)
+    assert isinstance(prod, RetrievalProducer)
+    entries = tiny_lexicon.entries[:2]
+    units = [SignUnit(e.words, entry=e) for e in entries] + [SignUnit("كبد")]
+    clips = prod.produce(units)
+    assert len(clips) == 3
+    for e, c in zip(entries, clips):
+        np.testing.assert_array_equal(c.data, tiny_lexicon.pose(e).data)
+    assert clips[2].meta["words"] == "كبد"
+    from syrisign.errors import SyriSignError
+    with pytest.raises(SyriSignError, match="no recorded sign"):
+        prod.produce([SignUnit("طائرة")])
+
+
+def test_index_search_recognize_and_fuzzy(arabic_model, tiny_lexicon, jos_dir, monkeypatch):
+    from retrieval.index import LexiconIndex
+    from retrieval.producer import make_fuzzy_matcher
+    from syrisign.data import Dataset
+    idx = LexiconIndex.load_or_build(arabic_model, tiny_lexicon)
+    assert idx.pose_emb.shape == (len(tiny_lexicon), 32) and idx.ok.all()
+    # the threshold was calibrated (finite or deliberately off), and the cache is reused
+    assert "threshold" in idx.calibration
+    again = LexiconIndex.load_or_build(arabic_model, tiny_lexicon)
+    np.testing.assert_array_equal(again.text_emb, idx.text_emb)
+    res = idx.search("ب", k=3)
+    assert len(res) == 3 and res[0].score >= res[1].score >= res[2].score
+    # recognizing a training recording names its letter (the tiny model memorized 6 letters)
+    ds = Dataset(jos_dir)
+    s = ds.samples[2]
+    top = idx.recognize(ds.load(s), k=3)
+    assert top[0].label_ar == s.label_ar
+    # fuzzy: word signs only, accepted above the threshold
+    assert make_fuzzy_matcher(arabic_model, threshold=-1.0, lexicon=tiny_lexicon)("رئة", "ريه")[0].words in ("رئتان", "كبد")
+    assert make_fuzzy_matcher(arabic_model, threshold=1.01, lexicon=tiny_lexicon)("رئة", "ريه") is None
+
+
+def test_search_and_recognize_commands(arabic_model, tiny_lexicon, jos_dir, capsys):
+    from syrisign.cli import main
+    from syrisign.data import Dataset
+    assert main(["search", "رئتان", "--checkpoint", str(arabic_model), "--lexicon", str(tiny_lexicon.root),
+                 "-k", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["matches"]) == 2 and {"label_ar", "label_en", "score"} <= set(out["matches"][0])
+    ds = Dataset(jos_dir)
+    f = jos_dir / ds.samples[3].file
+    assert main(["recognize", str(f), "--checkpoint", str(arabic_model), "--lexicon", str(tiny_lexicon.root),
+                 "-k", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3
+    rank, score, ar, en = lines[0].split("\t")[:4]
+    assert rank == "1" and ar == ds.samples[3].label_ar and float(score) >= float(lines[1].split("\t")[1])
+    assert main(["recognize", str(jos_dir / "nope.npz"), "--checkpoint", str(arabic_model)]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_splits_protocols(isl_dir):
+    from retrieval.data import RetrievalDataError
+    cfg = tiny_config().features()
+    s = make_splits([str(isl_dir)], "signer", cfg, test_signers=["rajat"], val_signers=["gautam"])
+    assert {i.sample.signer for i in s.test} == {"rajat"} and {i.sample.signer for i in s.val} == {"gautam"}
+    assert {i.sample.signer for i in s.train} == {"apurve"}
+    assert all(k.startswith("ins:") for k in s.classes)
+    with pytest.raises(RetrievalDataError):
+        make_splits([str(isl_dir)], "nonsense", cfg)
+    assert isinstance(s.classes["ins:rain"], ClassInfo) and isinstance(s.train[0], Item)
