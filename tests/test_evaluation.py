@@ -44,6 +44,13 @@ def test_dtw_mje_identical_is_zero_and_offset_is_exact():
     assert M.dtw_mje(shifted, a) == pytest.approx(0.5, abs=1e-5)
 
 
+def test_dtw_mje_takes_arrays_with_masks_like_the_model_families():
+    (x, m), (y, _) = _walk(T=30), _walk(T=45, seed=3)
+    my = np.random.default_rng(0).random(y.shape[:2]) > 0.3
+    assert M.dtw_mje(x, y, m, my) == M.dtw_mje((x, m), (y, my)) > 0
+    assert M.dtw_mje(x, y) == M.dtw_mje((x, m), (y, np.ones_like(my)))
+
+
 def test_dtw_mje_time_stretched_copy_is_near_zero():
     a = _walk(T=50)
     stretched = M.time_normalize(*a, length=90)

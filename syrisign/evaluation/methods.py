@@ -106,7 +106,37 @@ def ensure_checkpoint(method: str, dataset: str, train_missing: bool = True, min
             raise MethodUnavailable(f"training {module} did not write {p}")
         info["trained"].append({"module": module, "argv": argv, "seconds": round(secs, 1)})
         info["trained_seconds"] += secs
+    info["training_split"] = training_split(path)
     return info
+
+
+def training_split(path: Path) -> dict:
+    """What a checkpoint says about the data it was trained on (held-out signers, protocol, counts)."""
+    try:
+        from syrisign.ml.checkpoint import load_checkpoint
+        ck = load_checkpoint(path)
+    except Exception as e:  # noqa: BLE001 - only informative
+        return {"error": str(e)}
+    split = ck.get("split")
+    if isinstance(split, dict):
+        return {k: v for k, v in split.items() if k in ("dataset", "test_signers", "counts", "val_frac", "seed")}
+    run = ck.get("run") or {}
+    if isinstance(run, dict) and ("protocol" in run or "test_signers" in run):
+        return {k: run.get(k) for k in ("datasets", "protocol", "test_signers", "val_fraction", "seed")}
+    return {"description": str(split)} if split else {}
+
+
+def split_mismatch(training: dict, test_signers: list[str], dataset: str) -> str:
+    """A warning when a model was trained with other held-out signers than the evaluation's."""
+    if not training or "error" in training:
+        return ""
+    if training.get("protocol") == "karsl-01to03" and dataset == "karsl-words" and test_signers == ["03"]:
+        return ""
+    ts = training.get("test_signers")
+    if isinstance(ts, list) and ts and sorted(ts) != sorted(test_signers):
+        return (f"trained with held-out signers {sorted(ts)}, evaluated on {sorted(test_signers)}: "
+                "its training may have seen the test recordings")
+    return ""
 
 
 # -- outputs ----------------------------------------------------------------------------------------

@@ -61,11 +61,18 @@ def pose_arrays(seq: PoseSequence, layout: str | None = None, fps: float | None 
     return s.data[:, keep].astype(np.float32), s.confidence[:, keep] > 0
 
 
-def _as_arrays(p: PoseSequence | Arrays, layout: str | None, fps: float | None) -> Arrays:
+def _as_arrays(p, layout: str | None, fps: float | None, mask: np.ndarray | None = None) -> Arrays:
+    """A PoseSequence (prepared by :func:`pose_arrays`), an ``(x, mask)`` pair, or an ``x (T, J, 3)``
+    array with an optional mask (default: every joint present)."""
     if isinstance(p, PoseSequence):
         return pose_arrays(p, layout or eval_layout(p.skeleton.name), fps)
-    x, m = p
-    return np.asarray(x, dtype=np.float32), np.asarray(m, dtype=bool)
+    if isinstance(p, tuple):
+        x, mask = p
+    else:
+        x = p
+    x = np.asarray(x, dtype=np.float32)
+    m = np.ones(x.shape[:2], bool) if mask is None else np.asarray(mask, dtype=bool)
+    return x, m
 
 
 # -- DTW-MJE --------------------------------------------------------------------------------------
@@ -109,16 +116,17 @@ def dtw_path(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return np.asarray(rows[::-1]), np.asarray(cols[::-1]), float(D[n, m])
 
 
-def dtw_mje(hyp: PoseSequence | Arrays, ref: PoseSequence | Arrays, layout: str | None = None,
-            fps: float | None = EVAL_FPS) -> float:
+def dtw_mje(hyp, ref, hyp_mask: np.ndarray | None = None, ref_mask: np.ndarray | None = None, *,
+            layout: str | None = None, fps: float | None = EVAL_FPS) -> float:
     """DTW-MJE of one hypothesis against one reference (METRICS.md), in shoulder widths.
 
-    PoseSequences are prepared with :func:`pose_arrays` (``layout`` defaults to
-    :func:`eval_layout` of each); ``(x, mask)`` pairs are used as they are. The alignment uses
+    ``hyp`` and ``ref``: PoseSequences (prepared with :func:`pose_arrays`; ``layout`` defaults to
+    :func:`eval_layout` of each), ``(x, mask)`` pairs, or normalized ``(T, J, 3)`` arrays with
+    ``hyp_mask``/``ref_mask`` (default: every joint present), used as they are. The alignment uses
     :func:`frame_costs` (frame pairs sharing no joint get the worst cost); the result is the mean
     L2 distance over every (aligned frame pair, joint present in both). NaN when there is none.
     """
-    a, b = _as_arrays(hyp, layout, fps), _as_arrays(ref, layout, fps)
+    a, b = _as_arrays(hyp, layout, fps, hyp_mask), _as_arrays(ref, layout, fps, ref_mask)
     if a[0].shape[1:] != b[0].shape[1:]:
         raise ValueError(f"dtw_mje needs sequences of one layout, got {a[0].shape} and {b[0].shape}")
     if len(a[0]) == 0 or len(b[0]) == 0:

@@ -92,6 +92,11 @@ def markdown(report: dict) -> str:
               "(all pairs when there are fewer: see `diversity_pairs` in the JSON).",
               "- **R-precision**: the output's own word text among the texts of other words, ranked by distance in "
               "the recognizer's pose-text space; the pool is all classes (12 on KArSL words, 30 on ISL: fewer than 32).",
+              "- **Caveats.** *nearest real* and *retrieval* outputs are training recordings: the recognizer was "
+              "trained on them, so their back-translation mostly says whether the right word was picked. With the "
+              "pool holding every class, R-precision top-1 ranks the same pose-text similarities as the recognizer's "
+              "text head and equals BT top-1 (ties aside); top-2/3 add information. FID's bootstrap resamples "
+              "contain duplicates, which raises FID, so its interval can lie above the full-sample value.",
               "- **WER, join jerk, duration ratio**: the same random 3-word sequences for every system, each word's "
               "output stitched by `syrisign.stitch.stitch` (25 fps); WER of the recognizer's label of each stitch "
               "segment (segment-level recognition, not a sliding window); join jerk (dominant wrist, ±5 frames, "
@@ -116,9 +121,16 @@ def markdown(report: dict) -> str:
                   + ", ".join(f"{k} {v:.0f} s" for k, v in d["timing_seconds"].items() if k != "total") + "."]
         for sysname, res in d["systems"].items():
             notes = []
-            for k in ("checkpoint", "note"):
+            for k in ("checkpoint", "note", "warning"):
                 if res.get(k):
                     notes.append(f"{k}: {res[k]}")
+            ts = res.get("training_split") or {}
+            if ts.get("test_signers") is not None or ts.get("protocol"):
+                notes.append("its training held out " + (f"signers {', '.join(ts.get('test_signers') or []) or '-'}"
+                                                         + (f" (protocol {ts['protocol']})" if ts.get("protocol") else "")))
+            if res.get("samples_per_word"):
+                notes.append(f"{res['samples_per_word']} output(s) per word"
+                             + (", deterministic" if res.get("deterministic") else ""))
             for t in res.get("trained", []) or []:
                 notes.append(f"trained here: `{t['module']} {' '.join(t['argv'])}` in {t['seconds']:.0f} s")
             if "top1_pick_correct" in res:
@@ -167,8 +179,9 @@ def plot_metrics(d: dict, path: Path) -> None:
             c = _cell(d["systems"][s], k)
             v = c["value"] if c else np.nan
             vals.append(v)
-            lo.append(v - c["low"] if c and c.get("low") is not None else 0)
-            hi.append(c["high"] - v if c and c.get("high") is not None else 0)
+            # a biased statistic (FID) can sit outside its percentile interval: draw what is on each side
+            lo.append(max(0.0, v - c["low"]) if c and c.get("low") is not None else 0)
+            hi.append(max(0.0, c["high"] - v) if c and c.get("high") is not None else 0)
         x = np.arange(len(systems))
         ax.bar(x, vals, yerr=[lo, hi], color=colors, capsize=3)
         ax.set_title(h, fontsize=9)
@@ -253,7 +266,7 @@ def plot_tsne(p: dict, path: Path, title: str, seed: int = 0) -> None:
 
 
 # -- video grid ------------------------------------------------------------------------------------------
-def video_grid(p: dict, out_dir: Path, name: str, words: int = 3, size: int = 160, seed: int = 0) -> dict:
+def video_grid(p: dict, out_dir: Path, name: str, words: int = 3, size: int = 192, seed: int = 0) -> dict:
     """For a few test words: a real held-out recording beside each system's first output of that
     word, side by side, the words one after another (mp4), and a PNG of each word's middle frame."""
     try:
@@ -268,7 +281,7 @@ def video_grid(p: dict, out_dir: Path, name: str, words: int = 3, size: int = 16
         real_i = p["test_keys"].index(w)
         panels = [("real held-out", p["test_seqs"][real_i])]
         for sname, s in p["systems"].items():
-            if sname in ("real held-out", "nearest real"):
+            if sname in ("real held-out", "nearest real", "mean pose"):  # the methods only
                 continue
             sys_ = s["system"]
             idx = sys_.per_word.get(w)
@@ -306,20 +319,32 @@ def video_grid(p: dict, out_dir: Path, name: str, words: int = 3, size: int = 16
 
 # -- writing ----------------------------------------------------------------------------------------------
 def write_report(report: dict, plots: dict, out_dir: Path, cfg) -> None:
+    """Numbers first (JSON and markdown), then the figures and the video grid, then the numbers
+    again with the media listed: a failing figure never loses the numbers."""
     from syrisign.evaluation.run import to_json
+
+    def write_numbers():
+        atomic_write_bytes(out_dir / "evaluation.json", (to_json(report) + "\n").encode("utf-8"))
+        atomic_write_bytes(out_dir / "README.md", markdown(report).encode("utf-8"))
+
     out_dir.mkdir(parents=True, exist_ok=True)
     report.setdefault("media", {})
+    write_numbers()
     for name, p in plots.items():
         d = report["datasets"][name]
-        plot_metrics(d, out_dir / f"{name}-metrics.png")
+        media = report["media"].setdefault(name, {})
         top1 = d["systems"]["real held-out"]["bt_top1"]["value"]
-        plot_confusion(p, out_dir / f"{name}-confusion.png",
-                       f"{name}: recognizer on held-out recordings (top-1 {top1:.3f})")
-        plot_tsne(p, out_dir / f"{name}-tsne.png", f"{name}: t-SNE of recognizer features (colour = word)", cfg.seed)
+        jobs = [("metrics", lambda: plot_metrics(d, out_dir / f"{name}-metrics.png")),
+                ("confusion", lambda: plot_confusion(p, out_dir / f"{name}-confusion.png",
+                                                     f"{name}: recognizer on held-out recordings (top-1 {top1:.3f})")),
+                ("tsne", lambda: plot_tsne(p, out_dir / f"{name}-tsne.png",
+                                           f"{name}: t-SNE of recognizer features (colour = word)", cfg.seed))]
         if cfg.video:
+            jobs.append(("grid", lambda: media.update(video_grid(p, out_dir, name, seed=cfg.seed))))
+        for what, job in jobs:
             try:
-                report["media"][name] = video_grid(p, out_dir, name, seed=cfg.seed)
-            except Exception as e:  # a video must never lose the numbers
-                report["media"][name] = {"error": f"{type(e).__name__}: {e}"}
-    atomic_write_bytes(out_dir / "evaluation.json", (to_json(report) + "\n").encode("utf-8"))
-    atomic_write_bytes(out_dir / "README.md", markdown(report).encode("utf-8"))
+                job()
+            except Exception as e:  # noqa: BLE001 - a figure must never lose the numbers
+                media[f"{what}_error"] = f"{type(e).__name__}: {e}"
+                print(f"evaluate: the {what} figure of {name} failed: {e}")
+    write_numbers()

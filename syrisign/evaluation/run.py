@@ -233,7 +233,7 @@ def system_metrics(system: System, rec, class_index: dict[str, int], text_space:
 def evaluate_dataset(name: str, cfg: EvaluateConfig) -> tuple[dict, dict]:
     """``(results for the JSON, arrays and sequences for the plots and the video grid)``."""
     from syrisign.data import ensure_dataset
-    from syrisign.evaluation.methods import ensure_checkpoint, method_outputs
+    from syrisign.evaluation.methods import ensure_checkpoint, method_outputs, split_mismatch
     from syrisign.evaluation.recognizer import RecognizerTrainConfig, ensure_recognizer
     from syrisign.evaluation.splits import evaluation_split
 
@@ -308,6 +308,10 @@ def evaluate_dataset(name: str, cfg: EvaluateConfig) -> tuple[dict, dict]:
             _log(f"{name}: {method}: checkpoint", cfg)
             info = ensure_checkpoint(method, name, cfg.train_missing, cfg.train_minutes)
             _log(f"{name}: {method}: producing outputs for {len(words)} words", cfg)
+            warn = split_mismatch(info.get("training_split", {}), split.test_signers, name)
+            if warn:
+                info["warning"] = warn
+                _log(f"{name}: {method}: WARNING {warn}", cfg)
             mo = method_outputs(method, info, ds, split, words, cfg.samples, cfg.seed)
             systems.append(_system_from_outputs(method, mo.outputs, test_keys, mo.info))
             method_info[method] = mo.info
