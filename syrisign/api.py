@@ -79,7 +79,7 @@ class ServiceConfig:
     size: int = 384  # video panel size in pixels (and the .pose frame)
     cache_entries: int = 1024  # finished responses kept
     cache_mb: float = 256.0  # ... and their total size
-    translation_cache: int = 128  # translated (not yet encoded) results kept, so other formats are cheap
+    translation_cache_mb: float = 96.0  # translated (not yet encoded) results kept, so other formats are cheap
     cors_origins: tuple[str, ...] = ("*",)  # the sign.mt app calls from its own origin
     progress: bool = False  # progress bars while loading (first build of the default lexicon)
     warmup: bool = True  # sign one word with each method at start-up, so the first request is not the slow one
@@ -265,7 +265,8 @@ class Service:
         self.pipelines: dict[str, Any] = {}  # signed language -> Pipeline preferring its signs
         self.signed_languages: list[str] = []
         self.cache = LRUCache(config.cache_entries, int(config.cache_mb * 1024 * 1024))
-        self.translations: OrderedDict[tuple, Any] = OrderedDict()
+        self.translations: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()  # key -> (Translation, bytes)
+        self.translation_bytes = 0
         self.runner = JobRunner(config.jobs, config.max_waiting)
         self.inflight: dict[tuple, asyncio.Task] = {}
         self.produce_lock = threading.Lock()  # the pipeline's lexicon caches and models are shared
@@ -445,13 +446,12 @@ class Service:
         tkey = (norm, methods, fps, signed or "")
         try:
             with self.produce_lock:
-                result = self.translations.get(tkey)
-                if result is None:
+                kept = self.translations.get(tkey)
+                if kept is None:
                     result = pipe.translate(norm, list(methods), keep_going=keep_going)
-                    self.translations[tkey] = result
-                    while len(self.translations) > self.config.translation_cache:
-                        self.translations.popitem(last=False)
+                    self._keep_translation(tkey, result)
                 else:
+                    result = kept[0]
                     self.translations.move_to_end(tkey)
             t1 = time.perf_counter()
             body = self._encode(pipe, result, fmt, landmarks)
@@ -471,6 +471,18 @@ class Service:
         if result.errors:
             headers["X-SyriSign-Errors"] = _header_json(result.errors)
         return body, {"headers": headers}
+
+    def _keep_translation(self, key: tuple, result) -> None:
+        """Keep ``result`` (under ``produce_lock``), oldest dropped past ``translation_cache_mb``."""
+        size = sum(o.sequence.data.nbytes + o.sequence.confidence.nbytes for o in result.outputs.values())
+        limit = self.config.translation_cache_mb * 1024 * 1024
+        if size > limit:
+            return
+        self.translations[key] = (result, size)
+        self.translation_bytes += size
+        while self.translation_bytes > limit:
+            _, (_, n) = self.translations.popitem(last=False)
+            self.translation_bytes -= n
 
     def _encode(self, pipe, result, fmt: str, landmarks: bool) -> bytes:
         if fmt == "json":
@@ -524,6 +536,7 @@ class Service:
     def stats(self) -> dict:
         return {"jobs_pending": self.runner.pending, "jobs_done": self.jobs_done, "cache_entries": len(self.cache),
                 "cache_bytes": self.cache.bytes, "cache_hits": self.cache.hits, "cache_misses": self.cache.misses,
+                "translations_kept": len(self.translations), "translation_bytes": self.translation_bytes,
                 "uptime_s": round(time.time() - self.started, 1), "load_s": round(self.load_seconds, 2)}
 
 
