@@ -57,6 +57,7 @@ class Result:
     server_cpu_ms_per_request: float = 0.0  # server CPU time (with its ffmpeg children) / requests
     client_cpu_ms_per_request: float = 0.0  # this load generator's own CPU time / requests
     server_timing_ms: dict = field(default_factory=dict)  # mean of each Server-Timing phase (uncached requests)
+    by_cache: dict = field(default_factory=dict)  # "hit" / "miss" -> {"n", "p50_ms", "p99_ms"}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -117,6 +118,7 @@ async def run_scenario(url: str, name: str, clients: int, duration: float, texts
     res = Result(name, clients, duration)
     latencies: list[float] = []
     timing: dict[str, list[float]] = {}
+    per_cache: dict[str, list[float]] = {}
     deadline = time.perf_counter() + duration
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
@@ -147,6 +149,7 @@ async def run_scenario(url: str, name: str, clients: int, duration: float, texts
                 res.requests += 1
                 if ok:
                     latencies.append(dt)
+                    per_cache.setdefault(c, []).append(dt * 1000)
                 else:
                     res.failures += 1
 
@@ -155,6 +158,8 @@ async def run_scenario(url: str, name: str, clients: int, duration: float, texts
         res.seconds = time.perf_counter() - t0
     ms = [x * 1000 for x in latencies]
     res.server_timing_ms = {k: round(sum(v) / len(v), 1) for k, v in timing.items()}
+    res.by_cache = {k: {"n": len(v), "p50_ms": round(percentile(v, 50), 1), "p99_ms": round(percentile(v, 99), 1)}
+                    for k, v in per_cache.items()}
     res.throughput = len(latencies) / res.seconds if res.seconds else 0.0
     res.p50_ms, res.p90_ms, res.p99_ms = (round(percentile(ms, q), 1) for q in (50, 90, 99))
     res.max_ms = round(max(ms), 1) if ms else 0.0
@@ -281,6 +286,11 @@ def markdown(report: dict) -> str:
         lines.append(f"| {r['scenario']} | {r['clients']} | {r['requests']} | {r['failures']} | {r['throughput']:.1f} | "
                      f"{r['p50_ms']:.0f} | {r['p90_ms']:.0f} | {r['p99_ms']:.0f} | {r['server_cpu_ms_per_request']:.1f} | "
                      f"{r['client_cpu_ms_per_request']:.1f} |")
+    for r in report["results"]:
+        if len(r["by_cache"]) > 1:
+            lines.append("")
+            lines.append(f"{r['scenario']}: " + "; ".join(f"{k} {v['n']} requests, p50 {v['p50_ms']:.0f} ms, p99 "
+                                                         f"{v['p99_ms']:.0f} ms" for k, v in r["by_cache"].items()) + ".")
     phases = [(r["scenario"], r["server_timing_ms"]) for r in report["results"] if r["server_timing_ms"]]
     if phases:
         lines.append("")
