@@ -10,7 +10,9 @@ Scenarios (each ``--duration`` seconds, POST /v1/translate, format mp4 unless ``
 - ``uncached``: ``--uncached-clients`` clients (default: the server's job slots) send headlines never seen
   before (a number in them changes every request), so every request plans, stitches, renders and encodes;
 - ``uncached-queued``: the same with ``--clients`` clients: the latency then includes waiting for a slot;
-- ``mixed``: ``--clients`` clients, ``--mix`` (default 0.9) of requests cached, the rest uncached.
+- ``mixed``: ``--clients`` clients, ``--mix`` (default 0.9) of requests cached, the rest uncached;
+- with ``--wrk``, ``cached (wrk)``: the cached scenario again with Debian's ``wrk`` as the client, which
+  costs far less CPU per request than Python, leaving more of a small machine to the server.
 
 A request fails when it gets no 200 answer. The server's resident memory (VmRSS, and the peak VmHWM,
 from /proc/<pid>/status) is sampled throughout. Asyncio + httpx; the client runs on the same machine and
@@ -168,6 +170,51 @@ async def run_scenario(url: str, name: str, clients: int, duration: float, texts
     return res
 
 
+def run_wrk(url: str, duration: float, clients: int, fmt: str, tmp: Path) -> Result:
+    """The cached scenario with ``wrk`` (Debian's package: a C load generator, far cheaper per request than
+    httpx, so more of the 2 cores go to the server). Percentiles from wrk's --latency histogram."""
+    import re
+    import resource
+    import shutil
+
+    exe = shutil.which("wrk")
+    if not exe:
+        raise SystemExit("wrk not found: apt-get install -y wrk (or leave out --wrk)")
+    bodies = [json.dumps({"text": t, "format": fmt}) for t in CACHED_TEXTS]  # ASCII (\u escapes) for Lua
+    script = tmp / "syrisign_wrk.lua"
+    script.write_text(
+        "local bodies = {" + ", ".join("[==[" + b + "]==]" for b in bodies) + "}\n"
+        "local i = 0\n"
+        "request = function()\n"
+        "  i = i + 1\n"
+        "  return wrk.format('POST', '/v1/translate', {['Content-Type'] = 'application/json'}, "
+        "bodies[(i % #bodies) + 1])\n"
+        "end\n")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run([exe, "-t1", f"-c{clients}", f"-d{int(duration)}s", "--latency", "--timeout", "60s",
+                          "-s", str(script), url], capture_output=True, text=True, check=True).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+
+    def ms(value: str) -> float:
+        n, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
+        return float(n) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+    res = Result("cached (wrk)", clients, duration)
+    res.requests = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    res.failures = (int(bad.group(1)) if bad else 0) + (sum(int(x) for x in sock.groups()) if sock else 0)
+    dist = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
+    res.p50_ms, res.p90_ms, res.p99_ms = (round(ms(dist[q]), 1) for q in ("50", "90", "99"))
+    res.max_ms = round(ms(re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", out).group(1)), 1)
+    res.seconds = round(float(re.search(r"requests in ([\d.]+)s", out).group(1)), 1)
+    res.throughput = round((res.requests - res.failures) / res.seconds, 2)
+    res.statuses = {"non-2xx": int(bad.group(1)) if bad else 0}
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    res.client_cpu_ms_per_request = round(1000 * cpu / max(1, res.requests), 2)
+    return res
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -250,14 +297,23 @@ async def main_async(args) -> dict:
         stop = asyncio.Event()
         sampler = asyncio.create_task(memory.run(stop))
         results = []
-        for name in args.scenarios.split(","):
-            clients, texts = plan[name]
+        names = args.scenarios.split(",")
+        if args.wrk:
+            names.insert(names.index("cached") + 1 if "cached" in names else 0, "cached-wrk")
+        for name in names:
+            clients = args.clients if name == "cached-wrk" else plan[name][0]
             print(f"{name}: {clients} clients for {args.duration:g} s ...", file=sys.stderr)
             cpu0, own0 = memory.cpu_seconds(), time.process_time()
-            r = await run_scenario(url, name, clients, args.duration, texts, args.format, args.timeout)
+            if name == "cached-wrk":
+                import tempfile
+                with tempfile.TemporaryDirectory() as tmp:
+                    r = await asyncio.to_thread(run_wrk, url, args.duration, clients, args.format, Path(tmp))
+            else:
+                r = await run_scenario(url, name, clients, args.duration, plan[name][1], args.format, args.timeout)
+                if r.requests:
+                    r.client_cpu_ms_per_request = round(1000 * (time.process_time() - own0) / r.requests, 2)
             if r.requests:
                 r.server_cpu_ms_per_request = round(1000 * (memory.cpu_seconds() - cpu0) / r.requests, 2)
-                r.client_cpu_ms_per_request = round(1000 * (time.process_time() - own0) / r.requests, 2)
             results.append(r)
             print(f"  {r.requests} requests, {r.failures} failed, {r.throughput:.1f}/s, p50 {r.p50_ms:.0f} ms, "
                   f"p99 {r.p99_ms:.0f} ms, cache {r.cache}", file=sys.stderr)
@@ -318,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", default="mp4", choices=["mp4", "gif", "pose", "json"])
     p.add_argument("--timeout", type=float, default=120.0, help="client and server timeout (s)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--wrk", action="store_true", help="also run the cached scenario with wrk (apt-get install wrk)")
     p.add_argument("--json", help="write the report here")
     p.add_argument("--server-log", help="the started server's log file")
     args = p.parse_args(argv)
