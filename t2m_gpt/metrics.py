@@ -14,19 +14,20 @@ import numpy as np
 
 
 def frame_costs(hyp: np.ndarray, ref: np.ndarray, hyp_mask: np.ndarray, ref_mask: np.ndarray) -> np.ndarray:
-    """``(T1, T2)`` frame distances over the joints present in both frames, rescaled to all joints.
+    """``(..., T1, T2)`` frame distances over the joints present in both frames, rescaled to all joints.
 
-    Computed with matrix products: sum_j m_ij n_kj |h_ij - r_kj|^2 expands into three products.
+    ``hyp (..., T1, J, 3)`` may carry leading batch axes. Computed with matrix products:
+    sum_j m_ij n_kj |h_ij - r_kj|^2 expands into three products. NaN where no joint is shared.
     """
-    h, r = hyp.astype(np.float64), ref.astype(np.float64)
-    mh, mr = hyp_mask.astype(np.float64), ref_mask.astype(np.float64)  # (T, J)
-    hh, rr = (h ** 2).sum(-1) * mh, (r ** 2).sum(-1) * mr  # (T, J)
-    hm = (h * mh[..., None]).reshape(len(h), -1)  # (T1, J*3)
-    rm = (r * mr[..., None]).reshape(len(r), -1)
-    sq = hh @ mr.T + mh @ rr.T - 2.0 * hm @ rm.T  # (T1, T2)
+    h, r = np.asarray(hyp, np.float64), np.asarray(ref, np.float64)
+    mh, mr = np.asarray(hyp_mask, np.float64), np.asarray(ref_mask, np.float64)  # (..., T1, J), (T2, J)
+    hh, rr = np.einsum("...k,...k->...", h, h) * mh, np.einsum("...k,...k->...", r, r) * mr  # (..., T, J)
+    hm = (h * mh[..., None]).reshape(*h.shape[:-2], -1)  # (..., T1, J*3)
+    rm = (r * mr[..., None]).reshape(len(r), -1)  # (T2, J*3)
+    sq = hh @ mr.T + mh @ rr.T - 2.0 * hm @ rm.T  # (..., T1, T2)
     n = mh @ mr.T  # joints present in both
     with np.errstate(invalid="ignore", divide="ignore"):
-        cost = np.sqrt(np.clip(hyp.shape[1] * sq / n, 0.0, None))
+        cost = np.sqrt(np.clip(hyp.shape[-2] * sq / n, 0.0, None))
     return np.where(n > 0, cost, np.nan)
 
 
@@ -55,6 +56,86 @@ def dtw_path(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return np.array(rows[::-1]), np.array(cols[::-1]), float(acc[t1, t2])
 
 
+def _batch_dtw(cost: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DTW of a batch of cost matrices ``(B, T1max, T2)`` whose rows past ``lengths[b]`` are padding.
+
+    Returns warping paths as ``rows, cols (B, S)`` and a step mask ``(B, S)``; the same recursion,
+    step order and tie-breaking as :func:`dtw_path`.
+    """
+    b, t1, t2 = cost.shape
+    acc = np.full((b, t1 + 1, t2 + 1), np.inf)
+    acc[:, 0, 0] = 0.0
+    for k in range(2, t1 + t2 + 1):
+        i = np.arange(max(1, k - t2), min(t1, k - 1) + 1)
+        j = k - i
+        best = np.minimum(np.minimum(acc[:, i - 1, j - 1], acc[:, i - 1, j]), acc[:, i, j - 1])
+        acc[:, i, j] = cost[:, i - 1, j - 1] + best
+    # backtrack all paths together from (length, T2)
+    bi = np.arange(b)
+    i = lengths.astype(np.int64).copy()
+    j = np.full(b, t2, dtype=np.int64)
+    rows, cols, live = [i - 1], [j - 1], [np.ones(b, bool)]
+    active = (i > 1) | (j > 1)
+    while active.any():
+        cand = np.stack([acc[bi, i - 1, j - 1], acc[bi, i - 1, j], acc[bi, i, j - 1]], axis=1)  # (B, 3)
+        step = np.argmin(cand, axis=1)  # first minimum: diagonal, then up, then left
+        ni = np.where(step == 2, i, i - 1)
+        nj = np.where(step == 1, j, j - 1)
+        i, j = np.where(active, ni, i), np.where(active, nj, j)
+        rows.append(i - 1)
+        cols.append(j - 1)
+        live.append(active.copy())
+        active = (i > 1) | (j > 1)
+    return np.stack(rows[::-1], 1), np.stack(cols[::-1], 1), np.stack(live[::-1], 1)
+
+
+def dtw_mje_many(hyps: list[np.ndarray], ref: np.ndarray, hyp_masks: list[np.ndarray | None] | None = None,
+                 ref_mask: np.ndarray | None = None) -> np.ndarray:
+    """:func:`dtw_mje` of several hypotheses ``(T_i, J, 3)`` against one reference, computed together."""
+    ref = np.asarray(ref)
+    if ref.ndim != 3:
+        raise ValueError(f"dtw_mje needs (T, J, 3) arrays, got {ref.shape}")
+    out = np.full(len(hyps), np.nan)
+    if not len(hyps) or len(ref) == 0:
+        return out
+    hyps = [np.asarray(h) for h in hyps]
+    for h in hyps:
+        if h.ndim != 3 or h.shape[1:] != ref.shape[1:]:
+            raise ValueError(f"dtw_mje needs (T, J, 3) arrays of the same skeleton, got {h.shape} and {ref.shape}")
+    hyp_masks = hyp_masks if hyp_masks is not None else [None] * len(hyps)
+    keep = [k for k, h in enumerate(hyps) if len(h)]
+    if not keep:
+        return out
+    j_ = ref.shape[1]
+    t1 = max(len(hyps[k]) for k in keep)
+    hp = np.zeros((len(keep), t1, j_, 3))
+    hm = np.zeros((len(keep), t1, j_), bool)
+    lengths = np.array([len(hyps[k]) for k in keep])
+    for n, k in enumerate(keep):
+        hp[n, :lengths[n]] = hyps[k]
+        hm[n, :lengths[n]] = True if hyp_masks[k] is None else np.asarray(hyp_masks[k], bool)
+    rm = np.ones(ref.shape[:2], bool) if ref_mask is None else np.asarray(ref_mask, bool)
+    cost = frame_costs(hp, ref, hm, rm)  # (B, T1, T2)
+    usable = np.ones(len(keep), bool)
+    for n in range(len(keep)):
+        real = cost[n, :lengths[n]]
+        finite = np.isfinite(real)
+        if not finite.any():
+            usable[n] = False
+            continue
+        cost[n, :lengths[n]] = np.where(finite, real, real[finite].max())  # nothing in common: the worst cost
+        cost[n, lengths[n]:] = np.inf  # padding rows are never on a path
+    rows, cols, live = _batch_dtw(cost, lengths)
+    bi = np.arange(len(keep))[:, None]
+    diff = hp[bi, rows] - ref[cols].astype(np.float64)  # (B, S, J, 3)
+    dd = np.sqrt(np.einsum("...k,...k->...", diff, diff))  # (B, S, J)
+    both = hm[bi, rows] & rm[cols] & live[..., None]
+    for n, k in enumerate(keep):
+        if usable[n] and both[n].any():
+            out[k] = float(dd[n][both[n]].mean())
+    return out
+
+
 def dtw_mje(hyp: np.ndarray, ref: np.ndarray, hyp_mask: np.ndarray | None = None,
             ref_mask: np.ndarray | None = None) -> float:
     """DTW mean joint error between ``hyp (T1, J, 3)`` and ``ref (T2, J, 3)``; masks ``(T, J)`` bool, True = present.
@@ -66,14 +147,4 @@ def dtw_mje(hyp: np.ndarray, ref: np.ndarray, hyp_mask: np.ndarray | None = None
         raise ValueError(f"dtw_mje needs (T, J, 3) arrays of the same skeleton, got {hyp.shape} and {ref.shape}")
     if len(hyp) == 0 or len(ref) == 0:
         return float("nan")
-    hm = np.ones(hyp.shape[:2], bool) if hyp_mask is None else np.asarray(hyp_mask, bool)
-    rm = np.ones(ref.shape[:2], bool) if ref_mask is None else np.asarray(ref_mask, bool)
-    cost = frame_costs(hyp, ref, hm, rm)
-    finite = np.isfinite(cost)
-    if not finite.any():
-        return float("nan")
-    cost = np.where(finite, cost, cost[finite].max())  # frames with nothing in common: the worst cost
-    rows, cols, _ = dtw_path(cost)
-    dd = np.linalg.norm(hyp[rows].astype(np.float64) - ref[cols].astype(np.float64), axis=-1)  # (P, J)
-    both = hm[rows] & rm[cols]
-    return float(dd[both].mean()) if both.any() else float("nan")
+    return float(dtw_mje_many([hyp], ref, [hyp_mask], ref_mask)[0])

@@ -32,9 +32,9 @@ class T2MConfig:
     text_dim: int = 512
     text_encoder: str = "use"
     max_tokens: int = 64  # longest motion (in tokens, END excluded) the model can produce
-    n_layer: int = 4
+    n_layer: int = 3
     n_head: int = 4
-    n_embd: int = 192
+    n_embd: int = 128
     dropout: float = 0.1
     corrupt_prob: float = 0.3
     cond_drop: float = 0.1

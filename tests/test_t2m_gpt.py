@@ -11,7 +11,7 @@ import torch
 from syrisign.cli import main as cli
 from syrisign.errors import SyriSignError
 from syrisign.producers import SignUnit, load_producer
-from t2m_gpt.metrics import dtw_mje, dtw_path
+from t2m_gpt.metrics import dtw_mje, dtw_mje_many, dtw_path
 from t2m_gpt.model import T2MConfig, T2MGPT, load_t2m
 from t2m_gpt.train import make_collate, unigram_cross_entropy, TokenItem
 from test_vqvae import build_tiny_isl
@@ -121,6 +121,11 @@ def test_dtw_mje_properties():
     assert dtw_mje(a, b) > 10
     with pytest.raises(ValueError):
         dtw_mje(a, rng.normal(size=(4, 6, 3)))
+    # the batched form gives the same values as one pair at a time, whatever the lengths and masks
+    hyps = [rng.normal(size=(n, 5, 3)) for n in (3, 12, 20)]
+    masks = [rng.random((len(h), 5)) > 0.3 for h in hyps]
+    many = dtw_mje_many(hyps, b, masks, mask)
+    np.testing.assert_allclose(many, [dtw_mje(h, b, m, mask) for h, m in zip(hyps, masks)])
 
 
 def test_dtw_path_matches_brute_force_recursion():
@@ -135,6 +140,11 @@ def test_dtw_path_matches_brute_force_recursion():
     assert total == pytest.approx(acc[7, 11]) and cost[rows, cols].sum() == pytest.approx(total)
     assert rows[0] == cols[0] == 0 and rows[-1] == 6 and cols[-1] == 10
     assert np.all(np.diff(rows) >= 0) and np.all(np.diff(cols) >= 0)
+    # the batched recursion finds the same path, also when the matrix is padded with extra rows
+    from t2m_gpt.metrics import _batch_dtw
+    padded = np.concatenate([cost, np.full((3, 11), np.inf)])[None]
+    brows, bcols, live = _batch_dtw(padded, np.array([7]))
+    assert brows[0][live[0]].tolist() == rows.tolist() and bcols[0][live[0]].tolist() == cols.tolist()
 
 
 # -- commands and producer on real recordings -------------------------------------------------------

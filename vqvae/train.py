@@ -27,7 +27,7 @@ class VQTrainConfig:
     fps: float = 25.0
     window: int = 64  # training window in frames (64/84/168); shorter samples are used whole
     val_frac: float = 0.1
-    augment: bool = False
+    augment: bool = True
     out: str | None = None  # checkpoint path; default $SYRISIGN_HOME/checkpoints/vqvae-<dataset>.pt
     fresh: bool = False
     progress: bool = True
@@ -46,6 +46,9 @@ def quiet_threads() -> None:
     import os
     if "torch" not in sys.modules:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    elif "OMP_WAIT_POLICY" not in os.environ:
+        print("note: on a shared CPU run with OMP_WAIT_POLICY=PASSIVE in the environment (or --threads 1); "
+              "spinning OpenMP threads can slow training many times", file=sys.stderr)
 
 
 def peak_memory_mb() -> float:
@@ -94,7 +97,7 @@ def evaluate_vqvae(model, items, batch_size: int = 64) -> dict:
     cfg = model.cfg
     dev = next(model.parameters()).device
     comps = get_skeleton(cfg.layout).slices
-    err_sum, err_n = 0.0, 0
+    err_sum, err_n, err2_sum = 0.0, 0, 0.0
     comp_sum = {c: 0.0 for c in comps}
     comp_n = {c: 0 for c in comps}
     loss_sum, commit_sum, pose_sum, nb = 0.0, 0.0, 0.0, 0
@@ -108,6 +111,7 @@ def evaluate_vqvae(model, items, batch_size: int = 64) -> dict:
             jm = jm & fm.unsqueeze(-1)
             d = torch.linalg.vector_norm(out.recon.float() - x, dim=-1)  # (b, t, j)
             err_sum += float((d * jm).sum())
+            err2_sum += float((torch.linalg.vector_norm(out.recon.float()[..., :2] - x[..., :2], dim=-1) * jm).sum())
             err_n += int(jm.sum())
             for c, sl in comps.items():
                 comp_sum[c] += float((d[:, :, sl] * jm[:, :, sl]).sum())
@@ -120,6 +124,7 @@ def evaluate_vqvae(model, items, batch_size: int = 64) -> dict:
     model.train(was_training)
     counts = code_counts(np.concatenate(all_idx) if all_idx else np.zeros(0, int), cfg.codebook_size)
     res = {"loss": loss_sum / max(nb, 1), "pose_loss": pose_sum / max(nb, 1), "mpjpe": err_sum / max(err_n, 1),
+           "mpjpe_2d": err2_sum / max(err_n, 1),
            "perplexity": perplexity(counts), "usage": usage(counts), "commit": commit_sum / max(nb, 1),
            "tokens": int(counts.sum()), "samples": len(items)}
     if len(comps) > 1:
@@ -142,7 +147,7 @@ def train_vqvae(cfg: VQTrainConfig) -> dict:
 
     t0 = time.perf_counter()
     PartialState()  # sets up the process group first under `accelerate launch`, so the codebook syncs across GPUs
-    tcfg = TrainConfig(**{"epochs": 60, "batch_size": 32, "lr": 2e-4, "patience": 12, "monitor": "val_loss",
+    tcfg = TrainConfig(**{"epochs": 150, "batch_size": 16, "lr": 1e-3, "patience": 20, "monitor": "val_loss",
                           "weight_decay": 0.0, **cfg.train})
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
@@ -205,7 +210,8 @@ def _signers(text: str) -> list[str]:
     return [s.strip() for s in text.split(",") if s.strip()]
 
 
-def add_common_arguments(p: argparse.ArgumentParser, epochs: int, batch_size: int, lr: float, patience: int) -> None:
+def add_common_arguments(p: argparse.ArgumentParser, epochs: int, batch_size: int, lr: float, patience: int,
+                         max_minutes: float = 15.0) -> None:
     """Options every T2M-GPT stage shares (data, split, device, budget, checkpoint)."""
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="karsl-words", help="dataset name or path (default: karsl-words)")
@@ -217,7 +223,9 @@ def add_common_arguments(p: argparse.ArgumentParser, epochs: int, batch_size: in
     t.add_argument("--batch-size", type=int, default=batch_size)
     t.add_argument("--lr", type=float, default=lr)
     t.add_argument("--patience", type=int, default=patience, help="epochs without improvement before stopping")
-    t.add_argument("--max-minutes", type=float, default=0.0, help="time budget (0 = none)")
+    t.add_argument("--max-minutes", type=float, default=max_minutes,
+                   help=f"time budget of the training loop (default {max_minutes:g}, so that a CPU run stays under "
+                        "20 minutes; 0 = none)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cuda, cuda:1, mps, cpu")
     t.add_argument("--mixed-precision", default="auto", choices=["auto", "no", "fp16", "bf16"])
@@ -238,7 +246,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.description = ("Train the motion VQ-VAE (T2M-GPT stage 1) on a dataset, holding out signers for the test. "
                      "Defaults are sized for a CPU; for a GPU e.g. --codebook-size 512 --code-dim 512 --width 512 "
                      "--depth 3 --batch-size 256.")
-    add_common_arguments(p, epochs=60, batch_size=32, lr=2e-4, patience=12)
+    add_common_arguments(p, epochs=150, batch_size=16, lr=1e-3, patience=20)
     m = p.add_argument_group("model")
     m.add_argument("--layout", default=None, help="skeleton layout (default: syrisign193 for MediaPipe, kinect20 for ISL)")
     m.add_argument("--face-less", action="store_true", help="the SyriSign face-less variant: --layout upper65")
@@ -254,7 +262,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--vel-weight", type=float, default=0.5, help="lambda of the velocity loss")
     m.add_argument("--dead-code", type=float, default=1.0, help="EMA usage below which a code is reset")
     m.add_argument("--recon-loss", default="l1", choices=["l1", "l2", "smooth_l1"])
-    m.add_argument("--augment", action="store_true", help="random rotation, scale, shear and speed of training windows")
+    m.add_argument("--no-augment", dest="augment", action="store_false",
+                   help="no random rotation, scale, shear and speed change of training windows")
 
 
 def main(args) -> int:
@@ -284,6 +293,7 @@ def print_report(r: dict) -> None:
             continue
         comps = ", ".join(f"{c} {v:.4f}" for c, v in (m.get("mpjpe_by_component") or {}).items())
         print(f"  {name:4s}: MPJPE {m['mpjpe']:.4f} shoulder widths" + (f" ({comps})" if comps else "")
+              + f", x-y only {m['mpjpe_2d']:.4f}"
               + f", perplexity {m['perplexity']:.1f} of {cs} codes ({m['perplexity'] / cs:.0%}), "
               f"usage {m['usage']:.0%}, commitment {m['commit']:.4f}, {m['tokens']} tokens")
     print(f"  checkpoint: {r['checkpoint']}")
