@@ -207,7 +207,7 @@ def run_wrk(url: str, duration: float, clients: int, fmt: str, tmp: Path) -> Res
     dist = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
     res.p50_ms, res.p90_ms, res.p99_ms = (round(ms(dist[q]), 1) for q in ("50", "90", "99"))
     res.max_ms = round(ms(re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", out).group(1)), 1)
-    res.seconds = round(float(re.search(r"requests in ([\d.]+)s", out).group(1)), 1)
+    res.seconds = round(ms(re.search(r"requests in ([\d.]+(?:us|ms|s|m)),", out).group(1)) / 1000, 1)  # "1.00m"
     res.throughput = round((res.requests - res.failures) / res.seconds, 2)
     res.statuses = {"non-2xx": int(bad.group(1)) if bad else 0}
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
