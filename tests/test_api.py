@@ -14,13 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from syrisign.api import ServiceConfig, create_app, normalize_text
 from syrisign.settings import get_settings
-
-fastapi = pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
-
-from syrisign.api import ServiceConfig, create_app, normalize_text  # noqa: E402
 
 WORDS = {"0071": ("هيكل عظمي", "skeleton"), "0077": ("رئتان", "lungs")}
 
@@ -402,7 +399,10 @@ def test_serve_command_checks_its_arguments(capsys):
 def test_schemathesis_finds_no_server_error(lexicon_dir, tmp_path):
     """Every operation, valid and invalid generated requests (schemathesis on hypothesis): no 5xx except the
     documented 503 for a method whose model is not trained here, and responses that match the schema."""
-    schemathesis = pytest.importorskip("schemathesis", reason="pip install -e '.[dev]'")
+    try:
+        import schemathesis
+    except ImportError:
+        pytest.fail("schemathesis is not installed: pip install -e '.[dev]'", pytrace=False)
     from hypothesis import HealthCheck, given, settings
     from hypothesis.errors import Unsatisfiable
     from schemathesis.checks import not_a_server_error
