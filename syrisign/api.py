@@ -73,6 +73,8 @@ class ServiceConfig:
     methods: tuple[str, ...] = METHODS  # loaded at start-up; those that fail are reported, not fatal
     max_chars: int = 500  # longest text (413 past it)
     max_body_bytes: int = 64 * 1024  # longest request body (413)
+    max_seconds: float = 180.0  # longest signing rendered (413 past it: a long text fingerspelled is minutes)
+    max_landmark_frames: int = 1500  # longest output sent as JSON landmarks (413 past it: use format pose)
     jobs: int = 2  # translations/renderings running at once (threads)
     max_waiting: int = 64  # jobs waiting for a free slot before 429
     timeout: float = 60.0  # seconds a request may wait for its result (503 past it)
@@ -454,6 +456,7 @@ class Service:
                     result = kept[0]
                     self.translations.move_to_end(tkey)
             t1 = time.perf_counter()
+            self._check_length(result, fmt, landmarks)
             body = self._encode(pipe, result, fmt, landmarks)
         except TextError as e:
             status = 413 if "limit is" in str(e) else 422
@@ -471,6 +474,17 @@ class Service:
         if result.errors:
             headers["X-SyriSign-Errors"] = _header_json(result.errors)
         return body, {"headers": headers}
+
+    def _check_length(self, result, fmt: str, landmarks: bool) -> None:
+        frames = max(len(o.sequence) for o in result.outputs.values())
+        seconds = frames / max(1e-6, max(o.sequence.fps for o in result.outputs.values()))
+        if seconds > self.config.max_seconds:
+            raise ApiError(413, "too_long_to_sign", f"the signing would last {seconds:.0f} s; the limit is "
+                                                    f"{self.config.max_seconds:g} s: send a shorter text")
+        if fmt == "json" and landmarks and frames > self.config.max_landmark_frames:
+            raise ApiError(413, "too_many_landmarks", f"{frames} frames of landmarks is more than the "
+                                                      f"{self.config.max_landmark_frames} sent as JSON: ask for "
+                                                      "format pose, or landmarks false")
 
     def _keep_translation(self, key: tuple, result) -> None:
         """Keep ``result`` (under ``produce_lock``), oldest dropped past ``translation_cache_mb``."""
@@ -528,7 +542,8 @@ class Service:
             "formats": list(MEDIA_TYPES), "spoken_languages": list(SPOKEN_LANGUAGES),
             "signed_languages": self.signed_languages,
             "lexicon": {"name": lex.name, "entries": len(lex)} if lex is not None else None,
-            "limits": {"max_chars": c.max_chars, "max_body_bytes": c.max_body_bytes, "jobs": c.jobs,
+            "limits": {"max_chars": c.max_chars, "max_body_bytes": c.max_body_bytes, "max_seconds": c.max_seconds,
+                       "max_landmark_frames": c.max_landmark_frames, "jobs": c.jobs,
                        "max_waiting": c.max_waiting, "timeout": c.timeout, "fps": [5, 60]},
             "size": c.size, "examples": EXAMPLES,
         }

@@ -253,6 +253,17 @@ def test_request_errors_say_what_to_change(client):
     assert_error(client.delete("/v1/translate"), 405, "method_not_allowed")
 
 
+def test_output_length_limits(client, monkeypatch):
+    config = client.app.state.service.config
+    monkeypatch.setattr(config, "max_seconds", 1.0)
+    assert_error(post(client, text="باب باب", format="gif"), 413, "too_long_to_sign", "shorter text")
+    monkeypatch.setattr(config, "max_seconds", 180.0)
+    monkeypatch.setattr(config, "max_landmark_frames", 10)
+    assert_error(post(client, text="باب باب", format="json"), 413, "too_many_landmarks", "format pose")
+    assert post(client, text="باب باب", format="json", landmarks=False).status_code == 200
+    assert post(client, text="باب باب", format="pose").status_code == 200
+
+
 # -- GET /v1/translate (the sign.mt app's request) -----------------------------------------------------------
 def test_sign_mt_style_get_returns_a_pose_file(client):
     from pose_format import Pose

@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--queue", type=int, default=64, help="jobs allowed to wait before 429 (default 64)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds a request may wait (default 60)")
     p.add_argument("--size", type=int, default=384, help="video panel size in pixels (default 384)")
+    p.add_argument("--max-seconds", type=float, default=180.0,
+                   help="longest signing rendered, in seconds of video (default 180)")
     p.add_argument("--cache-mb", type=float, default=256.0, help="response cache size per process (default 256)")
     p.add_argument("--cors", default="*", help="origins allowed to call the API from a browser, comma-separated "
                                                "('' for none; default *)")
@@ -51,7 +53,7 @@ def run(args) -> int:
     config = ServiceConfig(
         lexicon=args.lexicon, translator=args.translator, fuzzy=not args.no_fuzzy, methods=methods,
         max_chars=args.max_chars, jobs=args.jobs, max_waiting=max(0, args.queue), timeout=args.timeout,
-        size=args.size, cache_mb=args.cache_mb, cors_origins=tuple(o for o in args.cors.split(",") if o),
+        size=args.size, max_seconds=args.max_seconds, cache_mb=args.cache_mb, cors_origins=tuple(o for o in args.cors.split(",") if o),
         progress=True)
     if args.lexicon:  # worker processes may start elsewhere: give them an absolute path
         from pathlib import Path
