@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+MEDIAPIPE_LAYOUTS = ("syrisign193", "signclip203", "upper65", "holistic543", "holistic586")
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", default="karsl-words", help="checkpoint path or dataset name (default karsl-words)")
@@ -126,9 +128,13 @@ def evaluate(checkpoint: str = "karsl-words", dataset: str | None = None, eval_f
     skel = get_skeleton(fcfg.layout)
     keep = np.asarray(ckpt.get("keep_joints") or [True] * skel.num_joints, dtype=bool)
     test_m, test_e, train_e = apply_keep(test_m, keep), apply_keep(test_e, keep), apply_keep(train_e, keep)
+    # DTW-MJE and the compared MPJPE use the shared evaluation's joints: the face-less upper65 joints of
+    # MediaPipe layouts (as syrisign.evaluation does), every kept joint otherwise
+    cmp_layout = "upper65" if skel.name in MEDIAPIPE_LAYOUTS else skel.name
+    cmp = np.asarray([skel.index[j] for j in get_skeleton(cmp_layout).joints])
 
     res: dict = {"checkpoint": str(path), "dataset": ds.root.name, "layout": fcfg.layout, "model_fps": fcfg.fps,
-                 "joints_scored": int(keep.sum()),
+                 "joints_scored": int(keep.sum()), "compared_layout": cmp_layout, "compared_joints": int(len(cmp)),
                  "eval_fps": eval_fps, "test_signers": split.test_signers, "n_test": len(test_s),
                  "n_train": len(train_s), "config": ckpt["config"], "train_result": ckpt.get("result")}
 
@@ -148,6 +154,8 @@ def evaluate(checkpoint: str = "karsl-words", dataset: str | None = None, eval_f
                 err = np.linalg.norm(yy - x, axis=-1)
                 sums["all"] += float(err[m].sum())
                 counts["all"] += int(m.sum())
+                sums["compared"] += float(err[:, cmp][m[:, cmp]].sum())
+                counts["compared"] += int(m[:, cmp].sum())
                 for name, idx in comps.items():
                     sums[name] += float(err[:, idx][m[:, idx]].sum())
                     counts[name] += int(m[:, idx].sum())
@@ -200,20 +208,23 @@ def evaluate(checkpoint: str = "karsl-words", dataset: str | None = None, eval_f
     mean_pose = (all_x * all_m[..., None]).sum(0) / np.maximum(all_m.sum(0), 1)[..., None]  # (J, 3)
     class_mean = {k: class_mean_sequence([train_e[i] for i in train_by[k]],
                                          max(2, int(round(bank["length"][ki[k]] * ratio)))) for k in keys}
+    def dtw_c(h, r, hm, rm):
+        return dtw_mje(h[:, cmp], r[:, cmp], None if hm is None else hm[:, cmp], rm[:, cmp])
+
     dtw: dict[str, list[float]] = defaultdict(list)
     for j, (s, (x, m)) in enumerate(tqdm(list(zip(test_s, test_e)), desc="DTW-MJE", disable=not progress,
                                          leave=False)):
         k = s.class_key
         for mode, g in gen.items():
-            dtw[f"motionclip_{mode}"].append(dtw_mje(g[k][0], x, g[k][1], m))
-        per = [dtw_mje(train_e[i][0], x, train_e[i][1], m) for i in train_by[k]]
+            dtw[f"motionclip_{mode}"].append(dtw_c(g[k][0], x, g[k][1], m))
+        per = [dtw_c(train_e[i][0], x, train_e[i][1], m) for i in train_by[k]]
         dtw["nearest_train_recording"].append(min(per))
         dtw["average_train_recording"].append(float(np.mean(per)))
         cm, cmm = class_mean[k]
-        dtw["class_mean_sequence"].append(dtw_mje(cm, x, cmm, m))
+        dtw["class_mean_sequence"].append(dtw_c(cm, x, cmm, m))
         n = len(cm)
-        dtw["mean_pose"].append(dtw_mje(np.repeat(mean_pose[None], n, 0), x, np.repeat(keep[None], n, 0), m))
-        dtw["reconstruction"].append(dtw_mje(recon_seqs[j], x, np.repeat(keep[None], len(x), 0), m))
+        dtw["mean_pose"].append(dtw_c(np.repeat(mean_pose[None], n, 0), x, np.repeat(keep[None], n, 0), m))
+        dtw["reconstruction"].append(dtw_c(recon_seqs[j], x, np.repeat(keep[None], len(x), 0), m))
     res["dtw_mje"] = {k: float(np.nanmean(v)) for k, v in dtw.items()}
     res["dtw_mje_std"] = {k: float(np.nanstd(v)) for k, v in dtw.items()}
     res["seconds"] = round(time.perf_counter() - t0, 1)
@@ -230,7 +241,7 @@ def markdown(res: dict) -> str:
     for mode in ("direct", "mlp", "class_latent"):
         if f"motionclip_{mode}" in d:
             name = "mean training latent of the word, decoded" if mode == "class_latent" else mode
-            rows.append(f"| {ds} | MotionCLIP generation ({name}) | {res['mpjpe']['all']:.3f} | {r['t2m_r1']:.3f} | "
+            rows.append(f"| {ds} | MotionCLIP generation ({name}) | {res['mpjpe']['compared']:.3f} | {r['t2m_r1']:.3f} | "
                         f"{r['t2m_r5']:.3f} | {r['m2t_r1']:.3f} | {r['m2t_r5']:.3f} | {d[f'motionclip_{mode}']:.3f} |")
     rows.append(f"| {ds} | MotionCLIP untrained (retrieval) | | {r0['t2m_r1']:.3f} | {r0['t2m_r5']:.3f} | "
                 f"{r0['m2t_r1']:.3f} | {r0['m2t_r5']:.3f} | |")
