@@ -25,7 +25,8 @@ def default_checkpoint(dataset: str) -> Path:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="karsl-words", help="dataset name or directory (default karsl-words)")
-    g.add_argument("--layout", default="auto", help="pose layout (auto: syrisign193 for MediaPipe, kinect20 for ISL)")
+    g.add_argument("--layout", default="auto",
+                   help="pose layout (auto: face-less upper65 for MediaPipe, kinect20 for ISL; or e.g. syrisign193)")
     g.add_argument("--fps", type=float, default=12.5, help="model frame rate (default 12.5)")
     g.add_argument("--max-frames", type=int, default=48,
                    help="longer recordings are subsampled evenly to this many frames")
@@ -186,7 +187,10 @@ def main(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     ds = open_dataset(args.dataset)
     dname = ds.root.name
-    layout = default_layout(sorted({s.skeleton for s in ds.samples})) if args.layout == "auto" else args.layout
+    layout = args.layout
+    if layout == "auto":  # measured: face-less upper65 retrieves and reconstructs hands better than syrisign193
+        layout = default_layout(sorted({s.skeleton for s in ds.samples}))
+        layout = "upper65" if layout == "syrisign193" else layout
     fcfg = FeatureConfig(layout=layout, fps=args.fps, max_frames=args.max_frames)
     ts = parse_test_signers(args.test_signers)
     split = make_split(ds, ts, args.val_frac, args.seed)
