@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--dropout", type=float, default=0.1)
     m.add_argument("--latent-dim", type=int, default=0, help="0 = the text encoder's size (shared space)")
     m.add_argument("--text-map", choices=["direct", "mlp"], default=None,
-                   help="default text->latent map for generation (default: measured best, see results/motionclip.md)")
+                   help="text->latent map for generation (default mlp: measured better, see results/motionclip.md)")
     for name, default in (("w-recon", 1.0), ("w-vel", 1.0), ("w-latent", 1e-3), ("w-align", 0.5), ("w-map", 1.0)):
         m.add_argument(f"--{name}", type=float, default=None, help=f"loss weight (default {default})")
     t = p.add_argument_group("training")
@@ -209,8 +209,6 @@ def main(args: argparse.Namespace) -> int:
     mcfg = MotionCLIPConfig(n_joints=train_arr[0][0].shape[1], d_model=args.d_model, n_heads=args.heads,
                             enc_layers=args.enc_layers, dec_layers=args.dec_layers, dropout=args.dropout,
                             text_dim=text_dim, latent_dim=args.latent_dim or text_dim)
-    if mcfg.latent_dim != text_dim:
-        mcfg.text_map = "mlp"
     if args.text_map:
         mcfg.text_map = args.text_map
     for f in fields(MotionCLIPConfig):
