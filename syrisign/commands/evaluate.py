@@ -77,9 +77,12 @@ def _retrieval(args) -> int:
 
 
 def _run(args) -> int:
+    import os
     import sys
     import time
 
+    # spinning OpenMP threads slow every torch process on a shared CPU many times (set before torch loads)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from syrisign.evaluation.run import EvaluateConfig, run
     cfg = EvaluateConfig(datasets=args.datasets, methods=args.methods, split=args.split, test_signers=args.test_signers,
                          samples=args.samples, sentences=args.sentences, bootstrap=args.bootstrap, seed=args.seed,

@@ -138,9 +138,9 @@ class RecognizerTrainConfig:
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 1e-3
-    patience: int = 15
+    patience: int = 10
     label_smoothing: float = 0.1
-    max_minutes: float = 6.0
+    max_minutes: float = 5.0
     seed: int = 0
     device: str = "auto"
     threads: int = 1  # torch CPU threads: on a shared 2-core machine 2 threads were ~10x slower than 1

@@ -67,7 +67,7 @@ class EvaluateConfig:
     train_minutes: float | None = 4.0  # budget per missing training (the faster configuration)
     retrain_recognizer: bool = False
     recognizer_epochs: int = 60
-    recognizer_minutes: float = 6.0
+    recognizer_minutes: float = 5.0
     out: str = "results/evaluation"
     video: bool = True
     progress: bool = True
@@ -306,7 +306,7 @@ def evaluate_dataset(name: str, cfg: EvaluateConfig) -> tuple[dict, dict]:
         t0 = time.perf_counter()
         try:
             _log(f"{name}: {method}: checkpoint", cfg)
-            info = ensure_checkpoint(method, name, cfg.train_missing, cfg.train_minutes)
+            info = ensure_checkpoint(method, name, cfg.train_missing, cfg.train_minutes, cfg.threads)
             _log(f"{name}: {method}: producing outputs for {len(words)} words", cfg)
             warn = split_mismatch(info.get("training_split", {}), split.test_signers, name)
             if warn:
