@@ -84,7 +84,8 @@ def _evaluate(producer, split, samples: int, seed: int, max_refs: int, medoid_ca
                    for w in train_by if w not in medoids}
     all_medoids.update(medoids)
 
-    rows: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    rows: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))  # row -> word -> values
+    by_signer: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))  # row -> signer -> values
     gen_info = {}
     bar = tqdm(words, desc="DTW-MJE", leave=False, disable=not progress)
     for w in bar:
@@ -112,16 +113,19 @@ def _evaluate(producer, split, samples: int, seed: int, max_refs: int, medoid_ca
             d = dtw_mje_many([h[1] for h in hyps], r.x, [h[2] for h in hyps], r.mask)
             nearest = [v for (name, _, _), v in zip(hyps, d) if name == "nearest"]
             rows["nearest training recording (oracle)"][w].append(float(np.nanmin(nearest)))
+            by_signer["nearest training recording (oracle)"][r.signer].append(float(np.nanmin(nearest)))
             for (name, _, _), v in zip(hyps, d):
                 if name != "nearest":
                     rows[name][w].append(float(v))
+                    by_signer[name][r.signer].append(float(v))
     table = {}
     for name, per_word in rows.items():
         vals = np.array([v for vs in per_word.values() for v in vs], dtype=np.float64)
         vals = vals[np.isfinite(vals)]
         table[name] = {"dtw_mje": float(vals.mean()) if len(vals) else float("nan"),
                        "std": float(vals.std()) if len(vals) else float("nan"), "pairs": int(len(vals)),
-                       "per_word": {w: float(np.nanmean(v)) for w, v in per_word.items()}}
+                       "per_word": {w: float(np.nanmean(v)) for w, v in per_word.items()},
+                       "per_signer": {g: float(np.nanmean(v)) for g, v in sorted(by_signer[name].items())}}
     return {"rows": table, "words": words, "references": int(sum(len(refs_by[w]) for w in words)),
             "max_refs_per_word": max_refs, "samples_per_word": samples, "seed": seed,
             "temperature": producer.temperature, "top_k": producer.top_k, "cfg_scale": producer.cfg_scale,
@@ -134,16 +138,20 @@ ORDER = ["T2M-GPT sampled", "T2M-GPT greedy", "nearest training recording (oracl
 
 def format_table(gen: dict) -> str:
     """A markdown table of the DTW-MJE rows."""
+    signers = gen["test_signers"]
+    per = len(signers) > 1
     lines = [f"DTW-MJE (shoulder widths, lower is better) against {gen['references']} held-out recordings of "
-             f"{len(gen['words'])} seen words (signers {', '.join(gen['test_signers'])})", "",
-             "| method | DTW-MJE | std | pairs |", "|---|---:|---:|---:|"]
+             f"{len(gen['words'])} seen words (signers {', '.join(signers)})", "",
+             "| method | DTW-MJE | std | pairs |" + "".join(f" {g} |" for g in signers if per),
+             "|---|---:|---:|---:|" + "---:|" * (len(signers) if per else 0)]
     for name in ORDER:
         r = gen["rows"].get(name)
         if r:
             label = name
             if name == "T2M-GPT sampled":
                 label += f" (T={gen['temperature']:g}, top-k {gen['top_k']}, {gen['samples_per_word']} per word)"
-            lines.append(f"| {label} | {r['dtw_mje']:.4f} | {r['std']:.4f} | {r['pairs']} |")
+            cells = "".join(f" {r.get('per_signer', {}).get(g, float('nan')):.4f} |" for g in signers if per)
+            lines.append(f"| {label} | {r['dtw_mje']:.4f} | {r['std']:.4f} | {r['pairs']} |" + cells)
     return "\n".join(lines)
 
 

@@ -28,7 +28,7 @@ IGNORE = -100
 
 @dataclass
 class T2MConfig:
-    codebook_size: int = 128
+    codebook_size: int = 64
     text_dim: int = 512
     text_encoder: str = "use"
     max_tokens: int = 64  # longest motion (in tokens, END excluded) the model can produce

@@ -68,7 +68,9 @@ class GenerativeProducer:
         self.train_texts: dict[str, list[str]] = ckpt.get("train_texts", {})
         self.arabic = any(_ARABIC.search(t) for ts in self.train_texts.values() for t in ts)
         self.seed, self.temperature, self.top_k = seed, temperature, top_k
-        self.cfg_scale, self.max_tokens = cfg_scale, max_tokens
+        # by default no sign comes out longer than the longest training sign (greedy decoding can loop)
+        self.cfg_scale = cfg_scale
+        self.max_tokens = max_tokens or ckpt.get("token_lengths", {}).get("max") or self.gpt.cfg.max_tokens
         from syrisign.ml.text import get_text_encoder
         self.encoder = get_text_encoder(text_encoder or self.gpt.cfg.text_encoder)
         self._torch = torch

@@ -246,6 +246,8 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
                           "features": feats, "split": vsplit},
                 "vqvae_path": str(vq_path), "vqvae_epoch": vq_ckpt.get("train_state", {}).get("best_epoch"),
                 "features": feats, "split": split.describe, "train_texts": train_texts,
+                "token_lengths": {"max": min(longest, mcfg.max_tokens),
+                                  "median": float(np.median([len(it.codes) for it in train_items]))},
                 "run": {k: v for k, v in asdict(cfg).items() if k not in ("model", "train")}}
 
     trainer = Trainer(model, tcfg, TokenData(train_items, tcfg.seed), step, validate, path, KIND, mcfg,

@@ -203,6 +203,8 @@ def test_generative_producer_is_deterministic_and_reloads_identically(trained):
         assert len(s) % 4 == 0 and len(s) >= 4 and np.isfinite(s.data).all()
         assert s.meta["source"] == "generative"
     assert seqs[0].meta["text"] == "yes"  # an English-labelled model is prompted in English
+    limit = torch.load(gpt, weights_only=False)["token_lengths"]["max"]
+    assert p1.max_tokens == limit and all(s.meta["tokens"] <= limit for s in seqs)  # no longer than training signs
     p2 = load_producer("generative", checkpoint=str(gpt))  # a fresh load of the checkpoint
     again = p2.produce(units[::-1])  # order in the sentence does not matter
     np.testing.assert_array_equal(again[1].data, seqs[0].data)

@@ -39,10 +39,13 @@ class VQVAEConfig:
     dilation_growth: int = 3
     down_t: int = 2  # temporal downsampling by 2**down_t
     code_dim: int = 64  # code width (T2M-GPT: 512)
-    codebook_size: int = 128  # (T2M-GPT: 512)
+    codebook_size: int = 64  # (T2M-GPT: 512; the word datasets here have a few thousand tokens)
     ema_decay: float = 0.99
     kmeans_init: bool = True
-    dead_code_threshold: float = 1.0  # codes whose EMA usage falls below this are re-seeded from the batch
+    cosine: bool = False  # l2-normalized codes and latents (cosine-similarity lookup)
+    # a code whose EMA count per batch falls below this is re-seeded from the batch; T2M-GPT resets below 1
+    # with ~8 tokens per code per batch, here a batch has only ~1-2 per code, so the bar is lower
+    dead_code_threshold: float = 0.2
     commitment_weight: float = 0.02  # beta in T2M-GPT
     vel_weight: float = 0.5  # lambda of the velocity loss (paper: L_pose + lambda * L_delta)
     recon_loss: str = "l1"  # l1 | l2 | smooth_l1, on normalized coordinates
@@ -149,7 +152,7 @@ class MotionVQVAE(nn.Module):
         self.quantizer = VectorQuantize(
             dim=cfg.code_dim, codebook_size=cfg.codebook_size, decay=cfg.ema_decay,
             commitment_weight=cfg.commitment_weight, kmeans_init=cfg.kmeans_init,
-            threshold_ema_dead_code=cfg.dead_code_threshold)
+            threshold_ema_dead_code=cfg.dead_code_threshold, use_cosine_sim=cfg.cosine)
         # normalization statistics of the training set (per joint coordinate); set by set_stats
         self.register_buffer("mean", torch.zeros(cfg.num_joints, 3))
         self.register_buffer("std", torch.ones(cfg.num_joints, 3))

@@ -98,6 +98,7 @@ def evaluate_vqvae(model, items, batch_size: int = 64) -> dict:
     dev = next(model.parameters()).device
     comps = get_skeleton(cfg.layout).slices
     err_sum, err_n, err2_sum = 0.0, 0, 0.0
+    static_sum, mean_sum = 0.0, 0.0  # baselines: each sequence's own mean pose held still; the training mean pose
     comp_sum = {c: 0.0 for c in comps}
     comp_n = {c: 0 for c in comps}
     loss_sum, commit_sum, pose_sum, nb = 0.0, 0.0, 0.0, 0
@@ -112,6 +113,10 @@ def evaluate_vqvae(model, items, batch_size: int = 64) -> dict:
             d = torch.linalg.vector_norm(out.recon.float() - x, dim=-1)  # (b, t, j)
             err_sum += float((d * jm).sum())
             err2_sum += float((torch.linalg.vector_norm(out.recon.float()[..., :2] - x[..., :2], dim=-1) * jm).sum())
+            w = jm.unsqueeze(-1).float()
+            own = (x * w).sum(1, keepdim=True) / w.sum(1, keepdim=True).clamp(min=1)  # (b, 1, j, 3)
+            static_sum += float((torch.linalg.vector_norm(x - own, dim=-1) * jm).sum())
+            mean_sum += float((torch.linalg.vector_norm(x - model.mean, dim=-1) * jm).sum())
             err_n += int(jm.sum())
             for c, sl in comps.items():
                 comp_sum[c] += float((d[:, :, sl] * jm[:, :, sl]).sum())
@@ -124,7 +129,8 @@ def evaluate_vqvae(model, items, batch_size: int = 64) -> dict:
     model.train(was_training)
     counts = code_counts(np.concatenate(all_idx) if all_idx else np.zeros(0, int), cfg.codebook_size)
     res = {"loss": loss_sum / max(nb, 1), "pose_loss": pose_sum / max(nb, 1), "mpjpe": err_sum / max(err_n, 1),
-           "mpjpe_2d": err2_sum / max(err_n, 1),
+           "mpjpe_2d": err2_sum / max(err_n, 1), "mpjpe_own_static_pose": static_sum / max(err_n, 1),
+           "mpjpe_training_mean_pose": mean_sum / max(err_n, 1),
            "perplexity": perplexity(counts), "usage": usage(counts), "commit": commit_sum / max(nb, 1),
            "tokens": int(counts.sum()), "samples": len(items)}
     if len(comps) > 1:
@@ -252,7 +258,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--face-less", action="store_true", help="the SyriSign face-less variant: --layout upper65")
     m.add_argument("--fps", type=float, default=25.0)
     m.add_argument("--window", type=int, default=64, help="training window in frames, e.g. 64, 84 or 168")
-    m.add_argument("--codebook-size", type=int, default=128)
+    m.add_argument("--codebook-size", type=int, default=64)
     m.add_argument("--code-dim", type=int, default=64)
     m.add_argument("--width", type=int, default=128, help="convolution channels")
     m.add_argument("--depth", type=int, default=2, help="residual blocks per resolution")
@@ -260,8 +266,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--ema-decay", type=float, default=0.99)
     m.add_argument("--commit", type=float, default=0.02, help="commitment weight")
     m.add_argument("--vel-weight", type=float, default=0.5, help="lambda of the velocity loss")
-    m.add_argument("--dead-code", type=float, default=1.0, help="EMA usage below which a code is reset")
+    m.add_argument("--dead-code", type=float, default=0.2,
+                   help="a code whose EMA count per batch falls below this is re-seeded from the batch")
     m.add_argument("--recon-loss", default="l1", choices=["l1", "l2", "smooth_l1"])
+    m.add_argument("--cosine", action="store_true", help="l2-normalized codes (cosine-similarity lookup)")
     m.add_argument("--no-augment", dest="augment", action="store_false",
                    help="no random rotation, scale, shear and speed change of training windows")
 
@@ -275,7 +283,7 @@ def main(args) -> int:
         model={"codebook_size": args.codebook_size, "code_dim": args.code_dim, "width": args.width,
                "depth": args.depth, "down_t": args.down_t, "ema_decay": args.ema_decay,
                "commitment_weight": args.commit, "vel_weight": args.vel_weight,
-               "dead_code_threshold": args.dead_code, "recon_loss": args.recon_loss},
+               "dead_code_threshold": args.dead_code, "recon_loss": args.recon_loss, "cosine": args.cosine},
         train=train_overrides(args))
     report = train_vqvae(cfg)
     print_report(report)
@@ -293,7 +301,8 @@ def print_report(r: dict) -> None:
             continue
         comps = ", ".join(f"{c} {v:.4f}" for c, v in (m.get("mpjpe_by_component") or {}).items())
         print(f"  {name:4s}: MPJPE {m['mpjpe']:.4f} shoulder widths" + (f" ({comps})" if comps else "")
-              + f", x-y only {m['mpjpe_2d']:.4f}"
+              + f", x-y only {m['mpjpe_2d']:.4f} (baselines: own mean pose {m['mpjpe_own_static_pose']:.4f}, "
+              f"training mean pose {m['mpjpe_training_mean_pose']:.4f})"
               + f", perplexity {m['perplexity']:.1f} of {cs} codes ({m['perplexity'] / cs:.0%}), "
               f"usage {m['usage']:.0%}, commitment {m['commit']:.4f}, {m['tokens']} tokens")
     print(f"  checkpoint: {r['checkpoint']}")
