@@ -11,7 +11,11 @@ same Arabic letter signed in two sign languages stays two classes.
 
 Protocols (``--protocol``):
 
-- ``split``: the corpus' own ``split`` column: train rows train (a stratified share is held out for
+- ``holdout`` (default except ISL): 15 % of every (class, signer) group with at least 3 recordings is
+  held out for test and 15 % of the rest for validation; smaller groups (one recording per letter)
+  all train. Every word is trained, from every signer that has it: the product model's protocol;
+- ``split``: the corpus' own ``split`` column (KArSL: words 0079-0082 and signer 01's 0077-0078 are
+  only in its test split, so they are never trained): train rows train (a stratified share is held out for
   validation), test rows test;
 - ``signer``: signer-independent: ``test_signers`` test, ``val_signers`` (or a share of the rest)
   validate, the rest train; ISL's default holds out apurve and rajat (the lead's smoke test);
@@ -134,12 +138,13 @@ def load_items(ds: Dataset, samples: list[Sample], feat: FeatureConfig, dataset_
     return out
 
 
-def _stratified_holdout(samples: list[Sample], fraction: float, rng: np.random.Generator
+def _stratified_holdout(samples: list[Sample], fraction: float, rng: np.random.Generator, by_signer: bool = False
                         ) -> tuple[list[Sample], list[Sample]]:
-    """Hold out ``fraction`` of each class with at least 3 samples (classes with fewer all train)."""
+    """Hold out ``fraction`` of each class (or class and signer) with at least 3 samples (smaller groups
+    all train)."""
     by_cls: dict[str, list[Sample]] = defaultdict(list)
     for s in samples:
-        by_cls[class_key(s)].append(s)
+        by_cls[class_key(s) + ("|" + s.signer if by_signer else "")].append(s)
     train, val = [], []
     for key in sorted(by_cls):
         group = by_cls[key]
@@ -156,6 +161,7 @@ def _stratified_holdout(samples: list[Sample], fraction: float, rng: np.random.G
 def make_splits(datasets: list[str] | str, protocol: str = "auto", feat: FeatureConfig | None = None,
                 test_signers: list[str] | None = None, val_signers: list[str] | None = None,
                 train_signers: list[str] | None = None, val_fraction: float = 0.15, seed: int = 0,
+                test_fraction: float = 0.15,
                 classes: list[str] | None = None, max_per_class: int = 0, progress: bool = False,
                 opened: dict[str, Dataset] | None = None) -> Splits:
     """Load the datasets and cut them by ``protocol`` (see the module docstring).
@@ -170,7 +176,7 @@ def make_splits(datasets: list[str] | str, protocol: str = "auto", feat: Feature
     feat = feat or FeatureConfig()
     rng = np.random.default_rng(seed)
     if protocol == "auto":
-        protocol = "signer" if names == ["isl"] else "split"
+        protocol = "signer" if names == ["isl"] else "holdout"
     notes: list[str] = []
     if protocol in ("karsl-01to03", "karsl-03to01"):
         if "karsl-words" not in names:
@@ -201,7 +207,10 @@ def make_splits(datasets: list[str] | str, protocol: str = "auto", feat: Feature
                     count[k] += 1
                     kept.append(s)
             samples = kept
-        if protocol == "split":
+        if protocol == "holdout":
+            rest, test = _stratified_holdout(samples, test_fraction, rng, by_signer=True)
+            train, val = _stratified_holdout(rest, val_fraction, rng, by_signer=True)
+        elif protocol == "split":
             train = [s for s in samples if s.split != "test"]
             test = [s for s in samples if s.split == "test"]
             train, val = _stratified_holdout(train, val_fraction, rng)
@@ -221,8 +230,8 @@ def make_splits(datasets: list[str] | str, protocol: str = "auto", feat: Feature
             train, val = _stratified_holdout(samples, val_fraction, rng)
             test = []
         else:
-            raise RetrievalDataError(f"unknown protocol {protocol!r}; use split, signer, all, karsl-01to03, "
-                                     "karsl-03to01")
+            raise RetrievalDataError(f"unknown protocol {protocol!r}; use holdout, split, signer, all, "
+                                     "karsl-01to03, karsl-03to01")
         tr_s += [(name, ds, s) for s in train]
         va_s += [(name, ds, s) for s in val]
         te_s += [(name, ds, s) for s in test]
@@ -248,15 +257,90 @@ def make_splits(datasets: list[str] | str, protocol: str = "auto", feat: Feature
     return Splits(train_items, val_items, test_items, cls, protocol, names, notes)
 
 
+def text_vocabulary(n: int, seed: int = 0) -> list[str]:
+    """Up to ``n`` Arabic and English glossary terms (JSL glossary in ``$SYRISIGN_DATA``; [] without it):
+    the texts of the text tower's geometry term."""
+    from retrieval.index import _glossary_rows, _terms
+    rows = _glossary_rows()
+    terms: list[str] = []
+    for r in rows:
+        for key in ("arabic", "english"):
+            t = _terms(r.get(key, ""))[:1]
+            if t and len(t[0].split()) <= 3:
+                terms.append(t[0])
+    terms = sorted(set(terms))
+    rng = np.random.default_rng(seed)
+    return [terms[i] for i in rng.permutation(len(terms))[:n]] if terms else []
+
+
 # -- torch side -------------------------------------------------------------------------------
-def yaw(x: np.ndarray, m: np.ndarray, deg: float, rng: np.random.Generator) -> np.ndarray:
-    """Rotate about the vertical axis (a signer turned towards or away from the camera)."""
-    if not deg:
+def rotate3d(x: np.ndarray, m: np.ndarray, yaw_deg: float, pitch_deg: float, rng: np.random.Generator
+             ) -> np.ndarray:
+    """Rotate about the vertical axis (a signer turned towards or away from the camera) and the
+    horizontal one (a camera higher or lower, tilted)."""
+    if not yaw_deg and not pitch_deg:
         return x
-    th = np.deg2rad(rng.uniform(-deg, deg))
-    c, s = np.cos(th), np.sin(th)
+    a = np.deg2rad(rng.uniform(-yaw_deg, yaw_deg))
+    b = np.deg2rad(rng.uniform(-pitch_deg, pitch_deg))
+    ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+    out = x @ (rx @ ry).T
+    return np.where(m[..., None], out, 0.0).astype(np.float32)
+
+
+def limb_tree(layout: str) -> list[tuple[int, int]]:
+    """``(parent, child)`` limbs in breadth-first order from the shoulders (each component's first
+    joint when it is not connected to them), for scaling limbs along the chain."""
+    from collections import deque
+
+    from syrisign.skeletons import get_skeleton
+    sk = get_skeleton(layout)
+    adj: dict[int, list[int]] = defaultdict(list)
+    for a, b in sk.limbs:
+        adj[a].append(b)
+        adj[b].append(a)
+    seen: set[int] = set()
+    order: list[tuple[int, int]] = []
+    roots = list(sk.shoulder_idx) + [sk.slices[c.name].start for c in sk.components]
+    for root in roots:
+        if root in seen:
+            continue
+        seen.add(root)
+        q = deque([root])
+        while q:
+            a = q.popleft()
+            for b in adj[a]:
+                if b not in seen:
+                    seen.add(b)
+                    order.append((a, b))
+                    q.append(b)
+    return order
+
+
+def hand_attachments(layout: str) -> list[tuple[int, slice]]:
+    """``(body wrist, hand joints)``: a hand component moves with the body's wrist."""
+    from syrisign.skeletons import LEFT_HAND, RIGHT_HAND, get_skeleton
+    sk = get_skeleton(layout)
+    if not (sk.has(LEFT_HAND) and sk.has(RIGHT_HAND)):
+        return []
+    lw, rw = sk.wrist_idx
+    return [(lw, sk.slices[LEFT_HAND]), (rw, sk.slices[RIGHT_HAND])]
+
+
+def scale_limbs(x: np.ndarray, m: np.ndarray, tree: list[tuple[int, int]], amount: float,
+                rng: np.random.Generator, attach: list[tuple[int, slice]] = ()) -> np.ndarray:
+    """Every limb lengthened or shortened by a random factor in ``[1 - amount, 1 + amount]``, children
+    moving with their parents (another body: longer forearms, shorter fingers)."""
+    if not amount or not tree:
+        return x
     out = x.copy()
-    out[..., 0], out[..., 2] = c * x[..., 0] + s * x[..., 2], -s * x[..., 0] + c * x[..., 2]
+    f = rng.uniform(1 - amount, 1 + amount, size=len(tree)).astype(np.float32)
+    for k, (a, b) in enumerate(tree):
+        ok = (m[:, a] & m[:, b])[:, None]
+        out[:, b] = np.where(ok, out[:, a] + f[k] * (x[:, b] - x[:, a]), out[:, b])
+    for w, hand in attach:  # the hand follows the moved body wrist
+        shift = np.where(m[:, w, None], out[:, w] - x[:, w], 0.0)  # (T, 3)
+        out[:, hand] = out[:, hand] + shift[:, None]
     return np.where(m[..., None], out, 0.0).astype(np.float32)
 
 
@@ -264,9 +348,14 @@ class TrainSet:
     """Map-style dataset of augmented items: ``(x (T, J, 3), mask (T, J), class index)``."""
 
     def __init__(self, items: list[Item], class_index: dict[str, int], layout: str,
-                 aug: AugmentConfig | None, yaw_deg: float = 0.0, seed: int = 0, max_frames: int = 0):
+                 aug: AugmentConfig | None, yaw_deg: float = 0.0, seed: int = 0, max_frames: int = 0,
+                 crop: float = 0.0, pitch_deg: float = 0.0, limb_scale: float = 0.0, jitter: float = 0.0):
         self.items, self.class_index, self.layout, self.max_frames = items, class_index, layout, max_frames
-        self.aug, self.yaw_deg = aug, yaw_deg
+        self.crop = crop
+        self.aug, self.yaw_deg, self.pitch_deg = aug, yaw_deg, pitch_deg
+        self.limb_scale, self.jitter = limb_scale, jitter
+        self.tree = limb_tree(layout) if limb_scale else []
+        self.attach = hand_attachments(layout) if limb_scale else []
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -276,8 +365,15 @@ class TrainSet:
         it = self.items[i]
         x, m = it.x, it.mask
         if self.aug is not None:
+            if self.crop and len(x) > 8:  # the sign starts and ends a little earlier or later
+                a = int(self.rng.integers(0, int(self.crop * len(x)) + 1))
+                b = int(self.rng.integers(0, int(self.crop * len(x)) + 1))
+                x, m = x[a:len(x) - b], m[a:len(x) - b]
             x, m = augment(x, m, self.layout, self.aug, self.rng)
-            x = yaw(x, m, self.yaw_deg, self.rng)
+            x = rotate3d(x, m, self.yaw_deg, self.pitch_deg, self.rng)
+            x = scale_limbs(x, m, self.tree, self.limb_scale, self.rng, self.attach)
+            if self.jitter:
+                x = np.where(m[..., None], x + self.rng.normal(0, self.jitter, x.shape), 0.0).astype(np.float32)
         if self.max_frames and len(x) > self.max_frames:  # a slowed-down copy: subsample evenly
             keep = np.round(np.linspace(0, len(x) - 1, self.max_frames)).astype(int)
             x, m = x[keep], m[keep]

@@ -154,11 +154,80 @@ def zero_shot(args, runs: int = 10, holdout: float = 0.2, seed: int = 0) -> dict
             "chance": 1.0 / n_out, "held_out_classes": n_out, "classes": len(keys)}
 
 
+# Arabic words that are not lexicon labels but name a lexicon sign (inflections, synonyms, the correct
+# spelling of a misspelt label): a held-out test set for `syrisign search` and the fuzzy matcher.
+# (query, KArSL sign id)
+SEARCH_QUERIES = [
+    ("رئة", "0077"), ("الرئة", "0077"), ("رئتين", "0077"), ("الرئتين", "0077"),
+    ("جمجمة", "0072"), ("الجمجمة", "0072"), ("الهيكل العظمي", "0071"), ("عظام", "0071"),
+    ("العمود الفقري", "0073"), ("صدر", "0074"), ("القفص الصدري", "0074"), ("تنفس", "0075"),
+    ("الجهاز التنفسي", "0075"), ("القصبة الهوائية", "0076"), ("قصبة", "0076"), ("شهيق", "0078"),
+    ("زفير", "0078"), ("هضم", "0079"), ("الجهاز الهضمي", "0079"), ("الوجه", "0080"), ("وجوه", "0080"),
+    ("البلعوم", "0081"), ("حلق", "0081"), ("الكبد", "0082"), ("أكباد", "0082"),
+]
+
+
+def search_eval(checkpoint=None, lexicon=None, spaces=("pose", "text", "both")) -> dict:
+    """Top-1/top-3 of :data:`SEARCH_QUERIES` among the lexicon's word signs, per similarity space, beside
+    the frozen encoder alone (query vs labels, no training)."""
+    from retrieval.index import LexiconIndex, is_fuzzy_target
+    idx = LexiconIndex.load_or_build(checkpoint, lexicon)
+    words = [e for e in idx.entries if is_fuzzy_target(e)]
+    sid = {e.id: (e.glosses.split(":")[-1] if e.glosses.startswith("karsl:") else "") for e in words}
+    out: dict = {}
+    for space in spaces:
+        ranks = []
+        for q, want in SEARCH_QUERIES:
+            res = idx.search(q, k=50, space=space, words_only=True)
+            got = [sid.get(m.entry.id, "") for m in res]
+            ranks.append(got.index(want) + 1 if want in got else 99)
+        r = np.array(ranks)
+        out[space] = {"top1": float((r <= 1).mean()), "top3": float((r <= 3).mean()),
+                      "misses": [q for (q, _), k in zip(SEARCH_QUERIES, ranks) if k > 1]}
+    cfg = idx.loaded.config.text
+    if cfg.kind == "frozen":
+        from retrieval.model import frozen_encode
+        labels = sorted({(e.words, sid[e.id]) for e in words})
+        names = cfg.encoder.split("+")
+
+        def enc(texts):
+            return np.concatenate([frozen_encode(n, texts) for n in names], axis=1) / np.sqrt(len(names))
+        lv, qv = enc([w for w, _ in labels]), enc([q for q, _ in SEARCH_QUERIES])
+        sim = qv @ lv.T
+        ranks = []
+        for i, (_, want) in enumerate(SEARCH_QUERIES):
+            seen: list[str] = []
+            for j in np.argsort(-sim[i]):
+                if labels[j][1] not in seen:
+                    seen.append(labels[j][1])
+            ranks.append(seen.index(want) + 1 if want in seen else 99)
+        r = np.array(ranks)
+        out[f"frozen {cfg.encoder} alone"] = {"top1": float((r <= 1).mean()), "top3": float((r <= 3).mean()),
+                                              "misses": [q for (q, _), k in zip(SEARCH_QUERIES, ranks) if k > 1]}
+    out["queries"] = len(SEARCH_QUERIES)
+    out["fuzzy_calibration"] = idx.calibration
+    # the fuzzy matcher at its calibrated threshold on the same held-out words
+    acc = []
+    for q, want in SEARCH_QUERIES:
+        best = idx.fuzzy(q)
+        if best is not None:
+            acc.append((q, best[0].words, round(best[1], 3), sid.get(best[0].id, "") == want))
+    out["fuzzy_at_threshold"] = {"accepted": len(acc), "correct": sum(a[3] for a in acc), "matches": acc}
+    scores = []
+    for q, want in SEARCH_QUERIES:
+        b = idx.fuzzy_best(q)
+        scores.append((q, b[0].words, round(b[1], 3), sid.get(b[0].id, "") == want))
+    out["fuzzy_best_scores"] = scores
+    return out
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", default="", help="checkpoint to evaluate on the test split it was trained with")
     p.add_argument("--zero-shot", type=int, default=0, metavar="N",
                    help="run the CLIP-ArASL zero-shot protocol N times (trains N models with the training options)")
     p.add_argument("--holdout", type=float, default=0.2, help="share of classes held out for zero-shot")
+    p.add_argument("--search", action="store_true",
+                   help="search test: Arabic inflections/synonyms of the KArSL words against the default lexicon")
     p.add_argument("--json", action="store_true", help="print JSON")
     # the training options: --zero-shot trains with them; --dataset/--protocol/--test-signers also
     # override the checkpoint's own test protocol
@@ -167,6 +236,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.search:
+        res = search_eval(args.checkpoint or None)
+        print(json.dumps(res, indent=2, ensure_ascii=False))
+        return 0
     if args.zero_shot:
         res = zero_shot(args, runs=args.zero_shot, holdout=args.holdout, seed=args.seed)
         if args.json:

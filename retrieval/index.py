@@ -23,7 +23,7 @@ import numpy as np
 
 from syrisign.errors import SyriSignError
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 TARGET_PRECISION = 0.9
 
 
@@ -71,7 +71,15 @@ class Match:
 
 
 def _group_key(e) -> tuple[str, str]:
-    return (e.key, e.signed_language)
+    """One sign: its gloss (``karsl:0072`` joins the label جمجة and its alias جمجمة), else its words."""
+    return (e.glosses or e.key, e.signed_language)
+
+
+def looks_like_letter_or_number(text: str) -> bool:
+    """A query for a letter or number sign (one letter, a letter form such as ال, or digits)."""
+    from syrisign.text import LETTERS, surface_form
+    t = surface_form(text).strip()
+    return bool(t) and (t in LETTERS or text.strip() in LETTERS or t.isdigit() or len(t.replace(" ", "")) <= 1)
 
 
 def is_fuzzy_target(entry) -> bool:
@@ -194,10 +202,15 @@ class LexiconIndex:
             out.append(Match(e.words, e.english, sc, e.signed_language, e, list(members)))
         return out
 
-    def search(self, text: str, k: int = 5, space: str = "pose", words_only: bool = False) -> list[Match]:
-        """Top-k signs for a text (SignCLIP text→pose by default: the query against the recordings)."""
+    def search(self, text: str, k: int = 5, space: str = "pose", words_only: bool | None = None) -> list[Match]:
+        """Top-k signs for a text (SignCLIP text→pose by default: the query against the recordings).
+
+        ``words_only=None`` (auto): a word searches the word signs, a letter or number all signs.
+        """
         if not text.strip():
             raise RetrievalIndexError("nothing to search: the text is empty")
+        if words_only is None:
+            words_only = not looks_like_letter_or_number(text)
         return self._grouped(self.text_scores(text, space), k, is_fuzzy_target if words_only else None)
 
     def recognize(self, seq, k: int = 5, space: str = "text") -> list[Match]:
@@ -322,7 +335,7 @@ def calibration_set(lexicon, seed: int = 0, n_groups: int = 60, n_negatives: int
     en_of: dict[str, str] = {}
     for e in words:
         for t in _terms(e.english.lower()):
-            en_of.setdefault(t, e.key)
+            en_of.setdefault(t, _group_key(e)[0])
     lex_en_words = {w for t in en_of for w in re.findall(r"[a-z]+", t)}
     queries: list[tuple[str, str | None]] = []  # (query, expected group key or None)
     pseudo: list[str] = []

@@ -8,8 +8,9 @@ padded frames are excluded from attention and pooling, so they cannot change the
 
 Text towers behind one interface, ``encode_text(texts, sign_langs) -> (N, E)``:
 
-- ``frozen`` (CLIP-ArASL design): a frozen multilingual sentence encoder (``use``, ``e5`` or
-  ``use+e5`` concatenated) reads the Arabic label directly; a learnable projection maps it to the
+- ``frozen`` (CLIP-ArASL design): a frozen multilingual sentence encoder (``use``, ``e5``) reads the
+  Arabic label directly, optionally concatenated with hashed character n-grams (``use+chars``, the
+  product default: meaning and spelling); a learnable projection maps it to the
   shared space; a learned embedding of the sign language tag (sdl, jos, ins, ase) is added, so that
   the letter ب of KArSL and of Jordanian fingerspelling stay distinct targets.
 - ``bert`` (SignCLIP / AraSignCLIP design): the English label (or a translation) written as a
@@ -67,6 +68,19 @@ def joint_indices(layout: str, subset: str) -> list[int]:
     raise ValueError(f"unknown joint subset {subset!r} for layout {layout}")
 
 
+def limbs_within(layout: str, joints: list[int]) -> list[tuple[int, int]]:
+    """The layout's limbs between the selected joints, as local indices (face-contour edges left out)."""
+    from syrisign.skeletons import get_skeleton
+    sk = get_skeleton(layout)
+    pos = {g: i for i, g in enumerate(joints)}
+    face = sk.slices.get("face")
+    out = []
+    for a, b in sk.limbs:
+        if a in pos and b in pos and not (face is not None and face.start <= a < face.stop):
+            out.append((pos[a], pos[b]))
+    return out
+
+
 @dataclass
 class PoseEncoderConfig:
     joints: int = 193  # joints read (after the subset)
@@ -77,6 +91,7 @@ class PoseEncoderConfig:
     dropout: float = 0.1
     max_frames: int = 128
     velocity: bool = True
+    bones: bool = True  # unit direction of each limb (body proportions removed; finger directions = hand shape)
     pool: str = "mean"  # mean | meanmax
 
 
@@ -87,6 +102,7 @@ class TextConfig:
     lora_rank: int = 8  # bert: 0 = full fine-tuning
     train_last_layers: int = 0  # bert without LoRA: >0 freezes all but the last layers
     prompt: str = "tags"  # bert: "tags" = "<eng> <sdl> lungs"; "plain" = "lungs"
+    proj: str = "mlp"  # frozen tower: mlp | linear | none (the pose tower projects into the frozen space)
     languages: tuple[str, ...] = ("sdl", "jos", "ins", "ase", "sgn")  # sign-language tags known
 
 
@@ -96,10 +112,12 @@ class RetrievalConfig:
     joint_subset: str = "all"
     fps: float = 25.0
     max_frames: int = 96  # longer inputs are subsampled evenly (features.prepare)
+    fixed_frames: int = 0  # >0: the pose tower resamples every sequence to this many frames (time-normalized)
     embed_dim: int = 256
     pose: PoseEncoderConfig = field(default_factory=PoseEncoderConfig)
     text: TextConfig = field(default_factory=TextConfig)
     loss: str = "hybrid"  # infonce | hybrid
+    text_reg: float = 1.0  # frozen tower: keep the projected text space shaped like the frozen one
     init_temperature: float = 0.07
 
     def features(self) -> FeatureConfig:
@@ -117,16 +135,40 @@ class RetrievalConfig:
 
 
 # -- pose tower --------------------------------------------------------------------------------
+def resample_frames(x: torch.Tensor, jm: torch.Tensor, fm: torch.Tensor, n: int
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Linear interpolation of each sequence's valid frames to exactly ``n`` frames.
+
+    ``x (B, T, J, 3)``, ``jm (B, T, J)``, ``fm (B, T)`` → ``(B, n, J, 3)``, ``(B, n, J)``, ``(B, n)``.
+    Padded frames are never read; a joint is present where both source frames have it.
+    """
+    b, t = fm.shape
+    length = fm.sum(1).clamp(min=1).to(x.dtype)  # (B,)
+    pos = torch.linspace(0, 1, n, device=x.device, dtype=x.dtype)[None, :] * (length[:, None] - 1)  # (B, n)
+    i0 = pos.floor().long().clamp(0, t - 1)
+    i1 = (i0 + 1).clamp(max=(length.long() - 1)[:, None].clamp(min=0))
+    w = (pos - i0.to(x.dtype))[..., None, None]  # (B, n, 1, 1)
+    bi = torch.arange(b, device=x.device)[:, None]
+    x0, x1, m0, m1 = x[bi, i0], x[bi, i1], jm[bi, i0] & fm[bi, i0][..., None], jm[bi, i1] & fm[bi, i1][..., None]
+    both = m0 & m1
+    xi = torch.where(both[..., None], (1 - w) * x0 + w * x1, torch.where(m0[..., None], x0, x1))
+    mi = m0 | m1
+    xi = torch.where(mi[..., None], xi, torch.zeros_like(xi))
+    return xi, mi, torch.ones(b, n, dtype=torch.bool, device=x.device)
+
+
 class PoseEncoder(nn.Module):
     """``(x (B, T, J, 3), joint mask (B, T, J), frame mask (B, T)) -> (B, d_model)``."""
 
-    def __init__(self, cfg: PoseEncoderConfig):
+    def __init__(self, cfg: PoseEncoderConfig, limbs: list[tuple[int, int]] | None = None):
         super().__init__()
         self.cfg = cfg
         j = cfg.joints
         self.register_buffer("mean", torch.zeros(j, 3))
         self.register_buffer("std", torch.ones(j, 3))
-        in_dim = j * 3 * (2 if cfg.velocity else 1) + j
+        limbs = list(limbs or []) if cfg.bones else []
+        self.register_buffer("limbs", torch.tensor(limbs, dtype=torch.long).reshape(-1, 2), persistent=False)
+        in_dim = j * 3 * (2 if cfg.velocity else 1) + j + 3 * len(limbs)
         self.inp = nn.Sequential(nn.Linear(in_dim, cfg.d_model), nn.GELU(), nn.Dropout(cfg.dropout),
                                  nn.Linear(cfg.d_model, cfg.d_model))
         self.pos = nn.Parameter(torch.zeros(cfg.max_frames, cfg.d_model))
@@ -150,6 +192,12 @@ class PoseEncoder(nn.Module):
             v = torch.where(both[..., None], z[:, 1:] - z[:, :-1], torch.zeros_like(z[:, 1:]))
             v = F.pad(v, (0, 0, 0, 0, 1, 0))  # first frame: no motion
             parts.append(rearrange(v, "b t j c -> b t (j c)"))
+        if len(self.limbs):
+            a, c = self.limbs[:, 0], self.limbs[:, 1]
+            d = x[:, :, c] - x[:, :, a]  # (B, T, L, 3) in shoulder widths
+            ok = jm[:, :, a] & jm[:, :, c]
+            d = torch.where(ok[..., None], F.normalize(d, dim=-1, eps=1e-4), torch.zeros_like(d))
+            parts.append(rearrange(d, "b t l c -> b t (l c)"))
         parts.append(jm.to(x.dtype))
         return torch.cat(parts, dim=-1)  # (B, T, F)
 
@@ -168,6 +216,45 @@ class PoseEncoder(nn.Module):
 
 
 # -- text towers -------------------------------------------------------------------------------
+_CLITICS = ("وال", "بال", "لل", "ال", "و")
+
+
+def char_ngrams(texts: list[str], dim: int = 512) -> np.ndarray:
+    """``(N, dim)`` unit vectors of hashed character 2- and 3-grams of each word's match key, with the
+    article and و stripped: an orthographic "encoder" (رئة, رئتين and الرئتين share most n-grams) that
+    complements a sentence encoder's meaning (صدر and قفص صدري)."""
+    import zlib
+
+    from syrisign.text import match_key
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    for i, t in enumerate(texts):
+        for w in match_key(t).split():
+            for c in _CLITICS:
+                if w.startswith(c) and len(w) - len(c) >= 2:
+                    w = w[len(c):]
+                    break
+            w = f"<{w}>"
+            for n in (2, 3):
+                for k in range(len(w) - n + 1):
+                    h = zlib.crc32(w[k:k + n].encode("utf-8"))
+                    out[i, h % dim] += 1.0 if (h >> 16) & 1 else -1.0
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-8)
+
+
+def frozen_dim(name: str) -> int:
+    if name == "chars":
+        return 512
+    from syrisign.ml.text import encoder_dim
+    return encoder_dim(name)
+
+
+def frozen_encode(name: str, texts: list[str]) -> np.ndarray:
+    if name == "chars":
+        return char_ngrams(texts)
+    from syrisign.ml.text import get_text_encoder
+    return get_text_encoder(name).encode(texts)
+
+
 class FrozenTextTower(nn.Module):
     """Frozen multilingual sentence encoder(s) + learnable projection + sign-language tag embedding."""
 
@@ -176,10 +263,17 @@ class FrozenTextTower(nn.Module):
         self.cfg = cfg
         self.names = cfg.encoder.split("+")
         if in_dim is None:
-            from syrisign.ml.text import encoder_dim
-            in_dim = sum(encoder_dim(n) for n in self.names)
+            in_dim = sum(frozen_dim(n) for n in self.names)
         self.in_dim = in_dim
-        self.proj = nn.Sequential(nn.Linear(in_dim, embed_dim), nn.GELU(), nn.Linear(embed_dim, embed_dim))
+        if cfg.proj == "mlp":
+            self.proj = nn.Sequential(nn.Linear(in_dim, embed_dim), nn.GELU(), nn.Linear(embed_dim, embed_dim))
+        elif cfg.proj == "linear":
+            self.proj = nn.Linear(in_dim, embed_dim)
+        elif cfg.proj == "none":
+            assert embed_dim == in_dim, f"text projection 'none' needs embed_dim = {in_dim}"
+            self.proj = nn.Identity()
+        else:
+            raise ValueError(f"unknown text projection {cfg.proj!r}; use mlp, linear or none")
         self.lang = nn.Embedding(len(cfg.languages), embed_dim)
         nn.init.zeros_(self.lang.weight)
         self._cache: dict[str, np.ndarray] = {}
@@ -188,8 +282,7 @@ class FrozenTextTower(nn.Module):
         """``(N, in_dim)`` frozen encoder vectors (each encoder's part L2-normalized)."""
         todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if todo:
-            from syrisign.ml.text import get_text_encoder
-            vecs = np.concatenate([get_text_encoder(n).encode(todo) for n in self.names], axis=1)
+            vecs = np.concatenate([frozen_encode(n, todo) for n in self.names], axis=1)
             self._cache.update(zip(todo, vecs / math.sqrt(len(self.names))))
         return np.stack([self._cache[t] for t in texts]).astype(np.float32)
 
@@ -197,6 +290,15 @@ class FrozenTextTower(nn.Module):
         dev = self.lang.weight.device
         v = torch.from_numpy(self.frozen(texts)).to(dev)  # (N, in_dim)
         return self.proj(v) + self.lang(lang_ids.to(dev))
+
+    def geometry_loss(self, texts: list[str]) -> torch.Tensor:
+        """Mean squared difference between the cosine similarities of ``texts`` after the projection and
+        in the frozen encoder: words the model never trained on (fuzzy matches, zero-shot classes) then
+        land where their meaning puts them, not wherever the projection happens to send them."""
+        dev = self.lang.weight.device
+        f = torch.from_numpy(self.frozen(texts)).to(dev)  # (N, in_dim), unit vectors
+        p = F.normalize(self.proj(f), dim=-1)
+        return F.mse_loss(p @ p.T, f @ f.T)
 
 
 class BertTower(nn.Module):
@@ -228,15 +330,19 @@ class RetrievalModel(nn.Module):
         self.cfg = cfg
         self.register_buffer("joint_idx", torch.tensor(joint_indices(cfg.layout, cfg.joint_subset)), persistent=False)
         cfg.pose.joints = len(self.joint_idx)
-        cfg.pose.max_frames = max(cfg.pose.max_frames, cfg.max_frames)
-        self.pose = PoseEncoder(cfg.pose)
-        self.pose_proj = nn.Linear(self.pose.out_dim, cfg.embed_dim)
+        cfg.pose.max_frames = max(cfg.pose.max_frames, cfg.max_frames, cfg.fixed_frames)
+        self.pose = PoseEncoder(cfg.pose, limbs_within(cfg.layout, self.joint_idx.tolist()))
         if cfg.text.kind == "frozen":
+            if cfg.text.proj == "none":  # the shared space is the frozen encoder's own
+                if text_in_dim is None:
+                    text_in_dim = sum(frozen_dim(n) for n in cfg.text.encoder.split("+"))
+                cfg.embed_dim = text_in_dim
             self.text = FrozenTextTower(cfg.text, cfg.embed_dim, text_in_dim)
         elif cfg.text.kind == "bert":
             self.text = BertTower(cfg.text, cfg.embed_dim)
         else:
             raise ValueError(f"unknown text tower {cfg.text.kind!r}; use frozen or bert")
+        self.pose_proj = nn.Linear(self.pose.out_dim, cfg.embed_dim)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / cfg.init_temperature)))
         self.lang_index = {lang: i for i, lang in enumerate(cfg.text.languages)}
 
@@ -244,7 +350,10 @@ class RetrievalModel(nn.Module):
     def encode_pose(self, x: torch.Tensor, jm: torch.Tensor, fm: torch.Tensor) -> torch.Tensor:
         """``x (B, T, J_layout, 3)`` normalized poses → ``(B, E)`` unit vectors."""
         idx = self.joint_idx
-        h = self.pose(x[:, :, idx], jm[:, :, idx], fm)
+        x, jm = x[:, :, idx], jm[:, :, idx]
+        if self.cfg.fixed_frames:
+            x, jm, fm = resample_frames(x, jm, fm, self.cfg.fixed_frames)
+        h = self.pose(x, jm, fm)
         return F.normalize(self.pose_proj(h), dim=-1)
 
     def prompt(self, text_ar: str, text_en: str, sign_lang: str) -> str:
@@ -321,12 +430,22 @@ class LossOut:
 
 
 def batch_loss(model: RetrievalModel, x, jm, fm, labels, class_texts: list[str], class_langs: list[str],
-               loss: str = "hybrid", ce_weight: float = 0.5) -> LossOut:
+               loss: str = "hybrid", ce_weight: float = 0.5, reg_texts: list[str] | None = None) -> LossOut:
     """Loss of one batch. ``labels (B,)`` index the training classes ``class_texts``/``class_langs``.
 
     ``infonce`` and ``infonce-naive`` read only the batch's classes; ``hybrid`` also encodes every
-    training class text for the classification term.
+    training class text for the classification term. ``reg_texts`` (frozen tower): texts for the
+    geometry term, weighted by ``model.cfg.text_reg``.
     """
+    out = _batch_loss(model, x, jm, fm, labels, class_texts, class_langs, loss, ce_weight)
+    if reg_texts and model.cfg.text_reg and isinstance(model.text, FrozenTextTower):
+        g = model.text.geometry_loss(list(reg_texts))
+        out.loss = out.loss + model.cfg.text_reg * g
+        out.logs["geometry"] = float(g.detach())
+    return out
+
+
+def _batch_loss(model, x, jm, fm, labels, class_texts, class_langs, loss, ce_weight) -> LossOut:
     pose = model.encode_pose(x, jm, fm)  # (B, E)
     scale = model.scale()
     if loss == "infonce-naive":

@@ -41,6 +41,10 @@ class RunConfig:
     seed: int = 0
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
     yaw_deg: float = 0.0
+    crop: float = 0.0
+    pitch_deg: float = 0.0
+    limb_scale: float = 0.0
+    jitter: float = 0.0
     text_lr: float = 1e-4
     out: str = ""
     model: object = None  # RetrievalConfig
@@ -51,7 +55,8 @@ class RunConfig:
         return {"datasets": self.datasets, "protocol": self.protocol, "test_signers": self.test_signers,
                 "val_signers": self.val_signers, "classes": self.classes, "val_fraction": self.val_fraction,
                 "max_per_class": self.max_per_class, "seed": self.seed,
-                "augment": asdict(self.augment) if self.augment else None, "yaw_deg": self.yaw_deg}
+                "augment": asdict(self.augment) if self.augment else None, "yaw_deg": self.yaw_deg, "crop": self.crop,
+                "pitch_deg": self.pitch_deg, "limb_scale": self.limb_scale, "jitter": self.jitter}
 
 
 def _csv(s: str) -> list[str]:
@@ -62,7 +67,8 @@ def add_arguments(p, for_eval: bool = False) -> None:
     d = p.add_argument
     d("--dataset", default="" if for_eval else "arabic",
       help="dataset name(s), comma-separated, or 'arabic' (= karsl-words,karsl-letters,jos; the default)")
-    d("--protocol", default="auto", help="auto (isl: signer, else split), split, signer, all, karsl-01to03, karsl-03to01")
+    d("--protocol", default="auto",
+      help="auto (isl: signer, else holdout), holdout, split, signer, all, karsl-01to03, karsl-03to01")
     d("--test-signers", default="", help="signer protocol: held-out test signers (ISL default apurve,rajat)")
     d("--val-signers", default="", help="validate on these signers (default: a stratified share of training)")
     d("--val-fraction", type=float, default=0.15)
@@ -72,31 +78,51 @@ def add_arguments(p, for_eval: bool = False) -> None:
     g.add_argument("--text", default="frozen", choices=["frozen", "bert"],
                    help="frozen: multilingual encoder reads Arabic directly (CLIP-ArASL); bert: English prompt "
                         "'<eng> <sdl> lungs' through MiniLM (SignCLIP)")
-    g.add_argument("--text-encoder", default="use", help="frozen tower: use, e5 or use+e5")
+    g.add_argument("--text-encoder", default="use+chars",
+                   help="frozen tower: use, e5, chars (character n-grams) or a '+' combination; default use+chars")
+    g.add_argument("--text-proj", default="mlp", choices=["mlp", "linear", "none"],
+                   help="frozen tower: learnable projection (mlp, linear) or none (poses are projected into the "
+                        "frozen encoder's space, CLIP-ArASL)")
     g.add_argument("--lora-rank", type=int, default=8, help="bert tower: LoRA rank (0 = full fine-tuning)")
     g.add_argument("--prompt", default="tags", choices=["tags", "plain"], help="bert tower: with language tags or not")
     g.add_argument("--loss", default="hybrid", choices=["hybrid", "infonce", "infonce-naive"])
+    g.add_argument("--text-reg", type=float, default=1.0,
+                   help="frozen tower: weight of the term keeping the projected text space shaped like the frozen "
+                        "encoder's (glossary words); 0 = off")
     g.add_argument("--layout", default="auto", help="auto: kinect20 for ISL, else syrisign193")
-    g.add_argument("--joints", default="auto", help="joint subset: all, upper (Kinect without legs), noface, face16")
+    g.add_argument("--joints", default="auto", help="joint subset the pose tower reads: all, upper (Kinect without legs; ISL default), noface, face16 (every 8th face-contour point; MediaPipe default)")
     g.add_argument("--fps", type=float, default=0.0, help="frames per second the model sees (default 25; ISL 15)")
     g.add_argument("--max-frames", type=int, default=96)
+    g.add_argument("--fixed-frames", type=int, default=-1,
+                   help="resample every sign to this many frames inside the model (time-normalized; 0 = off; "
+                        "default 32)")
     g.add_argument("--d-model", type=int, default=128)
     g.add_argument("--layers", type=int, default=3)
     g.add_argument("--heads", type=int, default=4)
     g.add_argument("--embed-dim", type=int, default=256)
-    g.add_argument("--dropout", type=float, default=0.1)
+    g.add_argument("--dropout", type=float, default=0.2)
     g.add_argument("--pool", default="mean", choices=["mean", "meanmax"])
     g.add_argument("--no-velocity", action="store_true")
+    g.add_argument("--no-bones", action="store_true", help="no limb-direction features")
     a = p.add_argument_group("augmentation")
     a.add_argument("--no-augment", action="store_true")
     a.add_argument("--rotate", type=float, default=12.0, help="degrees")
     a.add_argument("--scale", type=float, default=0.15)
     a.add_argument("--shear", type=float, default=0.15)
     a.add_argument("--speed", type=float, default=0.25)
-    a.add_argument("--mirror-p", type=float, default=-1.0, help="mirror with hand swap (default 0; ISL 0.5)")
+    a.add_argument("--mirror-p", type=float, default=0.0,
+                   help="mirror with hand swap (default 0: every signer here signs right-handed)")
     a.add_argument("--drop-joint", type=float, default=0.05)
     a.add_argument("--drop-frame", type=float, default=0.05)
-    a.add_argument("--yaw", type=float, default=-1.0, help="rotation about the vertical axis, degrees (default 0; ISL 20)")
+    a.add_argument("--pitch", type=float, default=-1.0,
+                   help="rotation about the horizontal axis, degrees (default 0; ISL 15)")
+    a.add_argument("--limb-scale", type=float, default=0.15,
+                   help="scale each limb by up to this share (another body; 0 = off)")
+    a.add_argument("--jitter", type=float, default=-1.0,
+                   help="Gaussian landmark noise, shoulder widths (default 0.005; ISL 0.01)")
+    a.add_argument("--crop", type=float, default=0.1, help="drop up to this share of frames at each end")
+    a.add_argument("--yaw", type=float, default=-1.0,
+                   help="rotation about the vertical axis, degrees (default 0; ISL 30: Kinect depth is reliable)")
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, default=120)
     t.add_argument("--batch-size", type=int, default=64)
@@ -104,9 +130,11 @@ def add_arguments(p, for_eval: bool = False) -> None:
     t.add_argument("--text-lr", type=float, default=1e-4, help="learning rate of a trainable BERT tower")
     t.add_argument("--weight-decay", type=float, default=0.05)
     t.add_argument("--patience", type=int, default=20)
-    t.add_argument("--monitor", default="val_loss", help="val_loss (min) or val_r1 (max)")
+    t.add_argument("--monitor", default="val_score",
+                   help="val_score (max; = val R@1 - 0.1 val loss, the default), val_r1 (max) or val_loss (min)")
     t.add_argument("--max-minutes", type=float, default=14.0, help="time budget (0 = none)")
-    t.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    t.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (default 0: the cores not busy with other work, at least 1)")
     t.add_argument("--device", default="auto")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default="", help="checkpoint path (default $SYRISIGN_HOME/checkpoints/retrieval-<name>.pt)")
@@ -132,36 +160,58 @@ def config_from_args(args) -> RunConfig:
             sks = sorted({s.skeleton for n in datasets for s in open_dataset(n).samples})
             layout = "kinect20" if sks == ["kinect20"] else (
                 "syrisign193" if "kinect20" not in sks else default_layout(sks))
-    joints = args.joints if args.joints != "auto" else ("upper" if layout == "kinect20" else "all")
+    joints = args.joints if args.joints != "auto" else ("upper" if layout == "kinect20" else "face16")
     fps = args.fps or (15.0 if layout == "kinect20" else 25.0)
-    mirror = args.mirror_p if args.mirror_p >= 0 else (0.5 if layout == "kinect20" else 0.0)
-    yaw = args.yaw if args.yaw >= 0 else (20.0 if layout == "kinect20" else 0.0)
+    mirror = args.mirror_p
+    yaw = args.yaw if args.yaw >= 0 else (30.0 if layout == "kinect20" else 0.0)
+    pitch = args.pitch if args.pitch >= 0 else (15.0 if layout == "kinect20" else 0.0)
     model = RetrievalConfig(
         layout=layout, joint_subset=joints, fps=fps, max_frames=args.max_frames, embed_dim=args.embed_dim,
+        fixed_frames=args.fixed_frames if args.fixed_frames >= 0 else 32,
         pose=PoseEncoderConfig(d_model=args.d_model, layers=args.layers, heads=args.heads, dropout=args.dropout,
-                               max_frames=args.max_frames, velocity=not args.no_velocity, pool=args.pool),
-        text=TextConfig(kind=args.text, encoder=args.text_encoder, lora_rank=args.lora_rank, prompt=args.prompt),
-        loss=args.loss)
+                               max_frames=args.max_frames, velocity=not args.no_velocity, bones=not args.no_bones, pool=args.pool),
+        text=TextConfig(kind=args.text, encoder=args.text_encoder, lora_rank=args.lora_rank, prompt=args.prompt,
+                        proj=args.text_proj),
+        loss=args.loss, text_reg=args.text_reg)
     aug = None if args.no_augment else AugmentConfig(
         rotate_deg=args.rotate, scale=args.scale, shear=args.shear, speed=args.speed, mirror_p=mirror,
         drop_joint_p=args.drop_joint, drop_frame_p=args.drop_frame)
     protocol = args.protocol
     name = ds_arg if ds_arg in DATASET_ALIASES else "+".join(Path(d).name for d in datasets)
-    if protocol not in ("auto", "split") and not (protocol == "signer" and kinect):
+    if protocol not in ("auto", "holdout") and not (protocol == "signer" and kinect):
         name += f"-{protocol.replace('karsl-', '')}"
     if args.text == "bert":
         name += "-bert"
-    elif args.text_encoder != "use":
+    elif args.text_encoder != "use+chars":
         name += f"-{args.text_encoder.replace('+', '')}"
+    if args.text == "frozen" and args.text_proj != "mlp":
+        name += f"-proj{args.text_proj}"
     monitor = args.monitor
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                         patience=args.patience, monitor=monitor, mode="min" if "loss" in monitor else "max",
-                        seed=args.seed, device=args.device, max_minutes=args.max_minutes, threads=args.threads)
+                        seed=args.seed, device=args.device, max_minutes=args.max_minutes,
+                        threads=auto_threads(args.threads))
     out = args.out or str(get_settings().checkpoint(f"retrieval-{name}.pt"))
     return RunConfig(datasets=datasets, name=name, protocol=protocol, test_signers=_csv(args.test_signers),
                      val_signers=_csv(args.val_signers), classes=_csv(args.classes), val_fraction=args.val_fraction,
-                     max_per_class=args.max_per_class, seed=args.seed, augment=aug, yaw_deg=yaw,
+                     max_per_class=args.max_per_class, seed=args.seed, augment=aug, yaw_deg=yaw, crop=args.crop, pitch_deg=pitch,
+                     limb_scale=args.limb_scale,
+                     jitter=args.jitter if args.jitter >= 0 else (0.01 if layout == "kinect20" else 0.005),
                      text_lr=args.text_lr, out=out, model=model, train=train)
+
+
+def auto_threads(requested: int = 0) -> int:
+    """``requested`` if given, else the idle cores (at least one): on the shared 2-core machine two torch
+    threads made a step 2-4x slower than one thread while other jobs held the cores."""
+    import os
+    if requested > 0:
+        return requested
+    n = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(1, min(n, int(n - busy + 0.5)))
 
 
 def _norm(d) -> str:
@@ -173,9 +223,10 @@ def train_on_splits(run: RunConfig, splits, out: str | Path, fresh: bool = False
     """Train on prepared splits; returns ``(model with the best weights, results dict)``."""
     import copy
 
+    import numpy as np
     import torch
 
-    from retrieval.data import TrainSet, collate_items
+    from retrieval.data import TrainSet, collate_items, text_vocabulary
     from retrieval.evaluate import embed_classes, embed_items, evaluate_items, retrieval_metrics
     from retrieval.model import KIND, RetrievalModel, batch_loss, joint_indices
     from syrisign.ml.checkpoint import config_to_dict, load_checkpoint
@@ -197,9 +248,19 @@ def train_on_splits(run: RunConfig, splits, out: str | Path, fresh: bool = False
     langs = [c.signed_language for c in infos]
     val_items = [it for it in splits.val if it.cls in class_index]
 
+    vocab: list[str] = []
+    if cfg.text.kind == "frozen" and cfg.text_reg:
+        # the geometry term: glossary words (cheap with USE; other frozen encoders are slow per text,
+        # so they keep only the class texts' geometry)
+        vocab = text_vocabulary(2000, run.seed) if set(cfg.text.encoder.split("+")) <= {"use", "chars"} else []
+        vocab = sorted(set(vocab) | set(texts))
+        model.text.frozen(vocab)  # encode (and cache) once
+    reg_rng = np.random.default_rng(run.seed)
+
     def step(m, batch):
         x, jm, fm, y = batch
-        o = batch_loss(m, x, jm, fm, y, texts, langs, cfg.loss)
+        reg = [vocab[i] for i in reg_rng.choice(len(vocab), size=min(128, len(vocab)), replace=False)] if vocab else None
+        o = batch_loss(m, x, jm, fm, y, texts, langs, cfg.loss, reg_texts=reg)
         return o.loss, o.logs
 
     def validate(m) -> dict:
@@ -211,7 +272,9 @@ def train_on_splits(run: RunConfig, splits, out: str | Path, fresh: bool = False
         y = torch.tensor([class_index[it.cls] for it in val_items])
         loss = torch.nn.functional.cross_entropy(float(m.scale()) * torch.from_numpy(sim), y)
         met = retrieval_metrics(sim, [it.cls for it in val_items], train_keys)
-        return {"val_loss": float(loss), "val_r1": met["V2T_R@1"], "val_r5": met["V2T_R@5"]}
+        # val_score: R@1, ties (a saturated R@1) broken by the loss
+        return {"val_loss": float(loss), "val_r1": met["V2T_R@1"], "val_r5": met["V2T_R@5"],
+                "val_score": met["V2T_R@1"] - 0.1 * float(loss)}
 
     tcfg = copy.deepcopy(run.train)
     if not val_items:
@@ -225,7 +288,7 @@ def train_on_splits(run: RunConfig, splits, out: str | Path, fresh: bool = False
              "text_in_dim": getattr(model.text, "in_dim", None), "splits": splits.describe(),
              "train_config": asdict(tcfg)}
     trainer = Trainer(model, tcfg, TrainSet(splits.train, class_index, cfg.layout, run.augment, run.yaw_deg, run.seed,
-                                    cfg.max_frames),
+                                    cfg.max_frames, run.crop, run.pitch_deg, run.limb_scale, run.jitter),
                       step, validate, out, KIND, cfg, checkpoint_extra=lambda: extra, collate_fn=collate_items,
                       progress=not quiet, params=groups)
     out = Path(out)
@@ -236,12 +299,13 @@ def train_on_splits(run: RunConfig, splits, out: str | Path, fresh: bool = False
                                 "or --out for another file")
         if trainer.resume() and not quiet:
             print(f"resuming {out} after epoch {trainer.start_epoch - 1}")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = trainer.fit()
     model = trainer._unwrapped()
     model.eval()
     res: dict = {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "stopped": result.stopped,
                  "train_seconds": round(time.perf_counter() - t0, 1),
+                 "train_cpu_seconds": round(time.process_time() - c0, 1),
                  "total_seconds": result.history[-1]["seconds"] if result.history else 0.0,
                  "splits": splits.describe(), "threads": torch.get_num_threads()}
     if evaluate_test and splits.test:
@@ -272,7 +336,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"  note: {n}")
     _, res = train_on_splits(run, splits, run.out, fresh=args.fresh, quiet=args.quiet,
                              baselines=not args.no_baselines)
-    print(f"trained in {time.perf_counter() - t0:.0f} s (best epoch {res['best_epoch']} of {res['epochs_run']}, "
+    print(f"trained in {time.perf_counter() - t0:.0f} s, {res['train_cpu_seconds']:.0f} CPU s (best epoch {res['best_epoch']} of {res['epochs_run']}, "
           f"{res['stopped']}); checkpoint {run.out}")
     if "test" in res:
         print(f"test   {format_metrics(res['test'])}")

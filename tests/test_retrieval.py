@@ -360,3 +360,35 @@ def test_splits_protocols(isl_dir):
     with pytest.raises(RetrievalDataError):
         make_splits([str(isl_dir)], "nonsense", cfg)
     assert isinstance(s.classes["ins:rain"], ClassInfo) and isinstance(s.train[0], Item)
+
+
+def test_character_ngrams_see_inflections_and_ignore_the_article():
+    from retrieval.model import char_ngrams
+    v = char_ngrams(["رئتين", "الرئتين", "رئتان", "حكومة"])
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-6)
+    assert v[0] @ v[1] == pytest.approx(1.0)  # the article is stripped
+    assert v[0] @ v[2] > v[0] @ v[3] + 0.3
+
+
+def test_limb_scaling_moves_children_with_parents(isl_items):
+    from retrieval.data import hand_attachments, limb_tree, scale_limbs
+    it = isl_items.train[0]
+    tree = limb_tree("kinect20")
+    assert len(tree) == 19 and hand_attachments("kinect20") == []
+    y = scale_limbs(it.x, it.mask, tree, 0.2, np.random.default_rng(0))
+    sh = 2  # the left shoulder is a root: it stays where it is
+    np.testing.assert_allclose(y[:, sh], it.x[:, sh])
+    # every limb keeps its direction, its length changes by at most 20 %
+    for a, b in tree:
+        d0, d1 = it.x[:, b] - it.x[:, a], y[:, b] - y[:, a]
+        ratio = np.linalg.norm(d1, axis=1) / np.maximum(np.linalg.norm(d0, axis=1), 1e-6)
+        assert np.all((ratio > 0.79) & (ratio < 1.21))
+    # MediaPipe hands follow the body's wrists
+    from syrisign.skeletons import get_skeleton
+    sk = get_skeleton("syrisign193")
+    x = np.random.default_rng(1).normal(size=(3, sk.num_joints, 3)).astype(np.float32)
+    m = np.ones(x.shape[:2], bool)
+    y = scale_limbs(x, m, limb_tree("syrisign193"), 0.2, np.random.default_rng(2), hand_attachments("syrisign193"))
+    lw = sk.wrist_idx[0]
+    hand = sk.slices["left_hand"]
+    np.testing.assert_allclose((y[:, hand] - x[:, hand])[:, 0], y[:, lw] - x[:, lw], atol=1e-5)

@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(s)
     s.add_argument("--space", choices=["pose", "text", "both"], default="pose",
                    help="compare with the recordings (pose, default), the labels (text) or both")
-    s.add_argument("--words-only", action="store_true", help="leave letters and numbers out")
+    s.add_argument("--kinds", choices=["auto", "words", "all"], default="auto",
+                   help="auto (default): a word searches the word signs, a letter or number every sign")
     s.set_defaults(func=_search)
 
     r = sub.add_parser("recognize", help="name the sign in a recording (video, frame folder, .pose or .npz)",
@@ -53,7 +54,7 @@ def _print(matches, as_json: bool, extra: dict) -> None:
 def _search(args) -> int:
     from retrieval.producer import get_index
     idx = get_index(args.checkpoint, args.lexicon, progress=not args.json)
-    matches = idx.search(args.text, k=args.top, space=args.space, words_only=args.words_only)
+    matches = idx.search(args.text, k=args.top, space=args.space, words_only={"auto": None, "words": True, "all": False}[args.kinds])
     _print(matches, args.json, {"query": args.text, "space": args.space})
     return 0
 
