@@ -167,7 +167,7 @@ SEARCH_QUERIES = [
 ]
 
 
-def search_eval(checkpoint=None, lexicon=None, spaces=("pose", "text", "both")) -> dict:
+def search_eval(checkpoint=None, lexicon=None, spaces=("pose", "text", "both", "frozen")) -> dict:
     """Top-1/top-3 of :data:`SEARCH_QUERIES` among the lexicon's word signs, per similarity space, beside
     the frozen encoder alone (query vs labels, no training)."""
     from retrieval.index import LexiconIndex, is_fuzzy_target
@@ -176,6 +176,8 @@ def search_eval(checkpoint=None, lexicon=None, spaces=("pose", "text", "both")) 
     sid = {e.id: (e.glosses.split(":")[-1] if e.glosses.startswith("karsl:") else "") for e in words}
     out: dict = {}
     for space in spaces:
+        if space == "frozen" and not idx.has_frozen:
+            continue
         ranks = []
         for q, want in SEARCH_QUERIES:
             res = idx.search(q, k=50, space=space, words_only=True)

@@ -23,7 +23,7 @@ import numpy as np
 
 from syrisign.errors import SyriSignError
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 TARGET_PRECISION = 0.9
 
 
@@ -169,8 +169,30 @@ class LexiconIndex:
             self._query_cache[k] = embed_texts(self.loaded, [(text, "", sign_lang)], translate=True)[0]
         return self._query_cache[k]
 
+    @property
+    def has_frozen(self) -> bool:
+        from retrieval.model import FrozenTextTower
+        return isinstance(self.model.text, FrozenTextTower)
+
+    def frozen_vectors(self, texts: list[str]) -> np.ndarray:
+        """The text tower's frozen first stage (before the learned projection); unit vectors."""
+        if not self.has_frozen:
+            raise RetrievalIndexError("the 'frozen' space needs a frozen text tower (this model has a BERT tower)")
+        return self.model.text.frozen([self.model.prompt(t, "", "") for t in texts])
+
+    @property
+    def frozen_emb(self) -> np.ndarray:
+        if getattr(self, "_frozen_emb", None) is None:
+            self._frozen_emb = self.model.text.frozen(
+                [self.model.prompt(e.words, e.english, e.signed_language) for e in self.entries])
+        return self._frozen_emb
+
     def text_scores(self, text: str, space: str = "text") -> np.ndarray:
-        """``(N,)`` cosine of the query with every entry (``text``: label embeddings, ``pose``: recordings)."""
+        """``(N,)`` cosine of the query with every entry: ``pose`` its recording (text→pose), ``text`` its
+        label through the trained tower, ``frozen`` its label in the tower's frozen encoder (before the
+        projection), ``both`` the mean of pose and text."""
+        if space == "frozen":
+            return self.frozen_emb @ self.frozen_vectors([text])[0]
         langs = sorted({e.signed_language for e in self.entries})
         q = {lang: self.query(text, lang) for lang in langs}
         target = self.text_emb if space == "text" else self.pose_emb
@@ -395,8 +417,10 @@ def threshold_for_precision(scores: np.ndarray, correct: np.ndarray, target: flo
     return best
 
 
-def calibrate(index: LexiconIndex, target: float = TARGET_PRECISION, space: str = "text") -> dict:
-    """The fuzzy threshold that keeps precision ≥ ``target`` on the glossary calibration set.
+def calibrate(index: LexiconIndex, target: float = TARGET_PRECISION, spaces: tuple[str, ...] = ("text", "frozen")
+              ) -> dict:
+    """The fuzzy space and threshold: for each candidate space, the lowest threshold that keeps
+    precision ≥ ``target`` on the glossary calibration set; the space with the higher recall there wins.
 
     A query counts as correct when its best word sign (pseudo-entries included) is the expected one and
     as an error when it is another one or the query is a negative. Without the glossary
@@ -404,19 +428,33 @@ def calibrate(index: LexiconIndex, target: float = TARGET_PRECISION, space: str 
     """
     cs = calibration_set(index.lexicon)
     if not cs:
-        return {"threshold": float("inf"), "space": space, "note": "no glossary: fuzzy matching off"}
+        return {"threshold": float("inf"), "space": "text", "note": "no glossary: fuzzy matching off"}
+    per = {}
+    for space in spaces:
+        if space == "frozen" and not index.has_frozen:
+            continue
+        per[space] = _calibrate_space(index, cs, target, space)
+    best = max(per, key=lambda k: (per[k]["recall"], k == "text"))
+    return {**per[best], "compared": per}
+
+
+def _calibrate_space(index: LexiconIndex, cs: dict, target: float, space: str) -> dict:
     words = [i for i, e in enumerate(index.entries) if is_fuzzy_target(e)]
     from syrisign.text import match_key
     names = [_group_key(index.entries[i])[0] for i in words] + ["pseudo:" + match_key(p) for p in cs["pseudo"]]
     langs = sorted({index.entries[i].signed_language for i in words}) or ["sdl"]
     lang = langs[0]
-    pseudo_emb = embed_texts(index.loaded, [(p, "", lang) for p in cs["pseudo"]], translate=True)
     qs = [q for q, _ in cs["queries"]]
-    q_emb = embed_texts(index.loaded, [(q, "", lang) for q in qs], translate=True)
     if space == "text":
-        targets = np.concatenate([index.text_emb[words], pseudo_emb]) if words else pseudo_emb
+        pseudo_emb = embed_texts(index.loaded, [(p, "", lang) for p in cs["pseudo"]], translate=True)
+        q_emb = embed_texts(index.loaded, [(q, "", lang) for q in qs], translate=True)
+        label_emb = index.text_emb[words]
+    elif space == "frozen":
+        pseudo_emb, q_emb = index.frozen_vectors(cs["pseudo"]), index.frozen_vectors(qs)
+        label_emb = index.frozen_emb[words]
     else:
-        raise ValueError("calibration is defined for the text space")
+        raise ValueError(f"calibration is defined for the text and frozen spaces, not {space!r}")
+    targets = np.concatenate([label_emb, pseudo_emb]) if words else pseudo_emb
     sim = q_emb @ targets.T  # (Q, W + P)
     best = sim.argmax(1)
     scores = sim.max(1)

@@ -81,6 +81,18 @@ def limbs_within(layout: str, joints: list[int]) -> list[tuple[int, int]]:
     return out
 
 
+def position_joints(layout: str, joints: list[int], which: str) -> list[int]:
+    """Local indices of the selected joints whose positions the tower reads (``body``: no hands, no face)."""
+    if which == "all":
+        return list(range(len(joints)))
+    if which != "body":
+        raise ValueError(f"unknown positions {which!r}; use all or body")
+    from syrisign.skeletons import get_skeleton
+    sk = get_skeleton(layout)
+    other = [sl for name, sl in sk.slices.items() if name in ("left_hand", "right_hand", "face")]
+    return [i for i, g in enumerate(joints) if not any(sl.start <= g < sl.stop for sl in other)]
+
+
 @dataclass
 class PoseEncoderConfig:
     joints: int = 193  # joints read (after the subset)
@@ -92,6 +104,7 @@ class PoseEncoderConfig:
     max_frames: int = 128
     velocity: bool = True
     bones: bool = True  # unit direction of each limb (body proportions removed; finger directions = hand shape)
+    positions: str = "all"  # joints whose positions and velocities are read: all | body (not hands, not face)
     pool: str = "mean"  # mean | meanmax
 
 
@@ -160,15 +173,18 @@ def resample_frames(x: torch.Tensor, jm: torch.Tensor, fm: torch.Tensor, n: int
 class PoseEncoder(nn.Module):
     """``(x (B, T, J, 3), joint mask (B, T, J), frame mask (B, T)) -> (B, d_model)``."""
 
-    def __init__(self, cfg: PoseEncoderConfig, limbs: list[tuple[int, int]] | None = None):
+    def __init__(self, cfg: PoseEncoderConfig, limbs: list[tuple[int, int]] | None = None,
+                 position_joints: list[int] | None = None):
         super().__init__()
         self.cfg = cfg
         j = cfg.joints
+        pj = list(range(j)) if position_joints is None else list(position_joints)
+        self.register_buffer("pidx", torch.tensor(pj, dtype=torch.long), persistent=False)
         self.register_buffer("mean", torch.zeros(j, 3))
         self.register_buffer("std", torch.ones(j, 3))
         limbs = list(limbs or []) if cfg.bones else []
         self.register_buffer("limbs", torch.tensor(limbs, dtype=torch.long).reshape(-1, 2), persistent=False)
-        in_dim = j * 3 * (2 if cfg.velocity else 1) + j + 3 * len(limbs)
+        in_dim = len(pj) * 3 * (2 if cfg.velocity else 1) + j + 3 * len(limbs)
         self.inp = nn.Sequential(nn.Linear(in_dim, cfg.d_model), nn.GELU(), nn.Dropout(cfg.dropout),
                                  nn.Linear(cfg.d_model, cfg.d_model))
         self.pos = nn.Parameter(torch.zeros(cfg.max_frames, cfg.d_model))
@@ -186,9 +202,10 @@ class PoseEncoder(nn.Module):
     def frame_features(self, x: torch.Tensor, jm: torch.Tensor, fm: torch.Tensor) -> torch.Tensor:
         jm = jm & fm[..., None]  # (B, T, J)
         z = torch.where(jm[..., None], (x - self.mean) / self.std, torch.zeros_like(x))  # (B, T, J, 3)
+        z, zm = z[:, :, self.pidx], jm[:, :, self.pidx]  # the joints whose positions are read
         parts = [rearrange(z, "b t j c -> b t (j c)")]
         if self.cfg.velocity:
-            both = jm[:, 1:] & jm[:, :-1]  # (B, T-1, J)
+            both = zm[:, 1:] & zm[:, :-1]  # (B, T-1, J')
             v = torch.where(both[..., None], z[:, 1:] - z[:, :-1], torch.zeros_like(z[:, 1:]))
             v = F.pad(v, (0, 0, 0, 0, 1, 0))  # first frame: no motion
             parts.append(rearrange(v, "b t j c -> b t (j c)"))
@@ -331,7 +348,8 @@ class RetrievalModel(nn.Module):
         self.register_buffer("joint_idx", torch.tensor(joint_indices(cfg.layout, cfg.joint_subset)), persistent=False)
         cfg.pose.joints = len(self.joint_idx)
         cfg.pose.max_frames = max(cfg.pose.max_frames, cfg.max_frames, cfg.fixed_frames)
-        self.pose = PoseEncoder(cfg.pose, limbs_within(cfg.layout, self.joint_idx.tolist()))
+        self.pose = PoseEncoder(cfg.pose, limbs_within(cfg.layout, self.joint_idx.tolist()),
+                                position_joints(cfg.layout, self.joint_idx.tolist(), cfg.pose.positions))
         if cfg.text.kind == "frozen":
             if cfg.text.proj == "none":  # the shared space is the frozen encoder's own
                 if text_in_dim is None:

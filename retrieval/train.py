@@ -104,6 +104,9 @@ def add_arguments(p, for_eval: bool = False) -> None:
     g.add_argument("--pool", default="mean", choices=["mean", "meanmax"])
     g.add_argument("--no-velocity", action="store_true")
     g.add_argument("--no-bones", action="store_true", help="no limb-direction features")
+    g.add_argument("--positions", default="all", choices=["all", "body"],
+                   help="joints whose positions/velocities are read: all, or body (hands and face only through "
+                        "limb directions)")
     a = p.add_argument_group("augmentation")
     a.add_argument("--no-augment", action="store_true")
     a.add_argument("--rotate", type=float, default=12.0, help="degrees")
@@ -169,7 +172,8 @@ def config_from_args(args) -> RunConfig:
         layout=layout, joint_subset=joints, fps=fps, max_frames=args.max_frames, embed_dim=args.embed_dim,
         fixed_frames=args.fixed_frames if args.fixed_frames >= 0 else 32,
         pose=PoseEncoderConfig(d_model=args.d_model, layers=args.layers, heads=args.heads, dropout=args.dropout,
-                               max_frames=args.max_frames, velocity=not args.no_velocity, bones=not args.no_bones, pool=args.pool),
+                               max_frames=args.max_frames, velocity=not args.no_velocity, bones=not args.no_bones, positions=args.positions,
+                               pool=args.pool),
         text=TextConfig(kind=args.text, encoder=args.text_encoder, lora_rank=args.lora_rank, prompt=args.prompt,
                         proj=args.text_proj),
         loss=args.loss, text_reg=args.text_reg)

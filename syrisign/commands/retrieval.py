@@ -24,8 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "(text→pose, SignCLIP) or to their labels (--space text).")
     s.add_argument("text", metavar="TEXT")
     _common(s)
-    s.add_argument("--space", choices=["pose", "text", "both"], default="pose",
-                   help="compare with the recordings (pose, default), the labels (text) or both")
+    s.add_argument("--space", choices=["pose", "text", "both", "frozen"], default="pose",
+                   help="compare with the recordings (pose, default: text→pose), the labels through the trained "
+                        "tower (text), both, or the labels in the tower's frozen encoder (frozen)")
     s.add_argument("--kinds", choices=["auto", "words", "all"], default="auto",
                    help="auto (default): a word searches the word signs, a letter or number every sign")
     s.set_defaults(func=_search)
