@@ -111,12 +111,11 @@ def shape_text(text: str) -> str:
 def font_candidates() -> list[Path]:
     paths = [Path(os.environ["SYRISIGN_FONT"])] if os.environ.get("SYRISIGN_FONT") else []
     paths.append(Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"))
-    try:
-        import matplotlib
+    import importlib.util
 
-        paths.append(Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf")
-    except ImportError:
-        pass
+    spec = importlib.util.find_spec("matplotlib")  # its bundled DejaVu font, without importing matplotlib
+    if spec is not None and spec.origin:
+        paths.append(Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf")
     return paths
 
 

@@ -200,18 +200,19 @@ def contact_sheet(source: Frames | PoseSequence | Sequence[np.ndarray], frames: 
     th = max(1, int(round(fh * tw / fw)))
     cols = min(columns, len(idx))
     rows = math.ceil(len(idx) / cols)
-    sheet = np.full((rows * th, cols * tw, 3), 255, dtype=np.uint8)
-    font_scale = max(0.35, th / 400)
+    font_scale = max(0.35, th / 600)
+    (_, lh), base = cv2.getTextSize("#0", cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+    strip = lh + base + 6  # the frame number sits in a strip above its tile, never over the picture
+    sheet = np.full((rows * (th + strip), cols * tw, 3), 255, dtype=np.uint8)
     for k, i in enumerate(idx):
         img = first if k == 0 else np.asarray(src[int(i)])
         tile = cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA) if (tw, th) != (fw, fh) else img.copy()
-        label = f"#{i}"
-        (lw, lh), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
-        cv2.rectangle(tile, (0, 0), (lw + 6, lh + base + 6), (255, 255, 255), -1)
-        cv2.putText(tile, label, (3, lh + 3), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), 1, cv2.LINE_AA)
-        cv2.rectangle(tile, (0, 0), (tw - 1, th - 1), (200, 200, 200), 1)
+        cell = np.full((th + strip, tw, 3), 255, dtype=np.uint8)
+        cell[strip:] = tile
+        cv2.putText(cell, f"#{i}", (3, lh + 3), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.rectangle(cell, (0, 0), (tw - 1, th + strip - 1), (200, 200, 200), 1)
         r, c = divmod(k, cols)
-        sheet[r * th:(r + 1) * th, c * tw:(c + 1) * tw] = tile
+        sheet[r * (th + strip):(r + 1) * (th + strip), c * tw:(c + 1) * tw] = cell
     return sheet
 
 

@@ -318,20 +318,67 @@ def fill_gaps(seq: PoseSequence, max_gap: int, components: tuple[str, ...] = (LE
     out = PoseSequence(data, conf, seq.fps, seq.skeleton, seq.timestamps, dict(seq.meta))
     return out, filled
 
+# -- zero-phase Butterworth in numpy ---------------------------------------------------------------------
+# scipy.signal takes about a second to import, more than the rest of a `syrisign translate` run; these
+# follow scipy.signal.butter / lfilter_zi / filtfilt (padtype "odd") step by step, and tests/test_stitch.py
+# checks them against scipy.
+
+
+def butter_lowpass(order: int, wn: float) -> tuple[np.ndarray, np.ndarray]:
+    """Digital Butterworth low-pass ``(b, a)``; ``wn`` is the cutoff as a fraction of Nyquist (0..1)."""
+    if not 0 < wn < 1:
+        raise StitchError(f"Butterworth cutoff must lie between 0 and Nyquist, got {wn}")
+    warped = 4.0 * math.tan(math.pi * wn / 2)  # pre-warped analog cutoff (sampling rate 2)
+    m = np.arange(-order + 1, order, 2)
+    poles = warped * -np.exp(1j * np.pi * m / (2 * order))  # analog prototype scaled to the cutoff
+    zp = (4.0 + poles) / (4.0 - poles)  # bilinear transform
+    gain = warped ** order / np.real(np.prod(4.0 - poles))
+    b = gain * np.real(np.poly(-np.ones(order)))
+    a = np.real(np.poly(zp))
+    return b, a
+
+
+def _lfilter(b: np.ndarray, a: np.ndarray, x: np.ndarray, zi: np.ndarray) -> np.ndarray:
+    """IIR filter along axis 0 (direct form II transposed) from state ``zi (order, ...)``."""
+    z = zi.copy()
+    y = np.empty_like(x)
+    n = len(z)
+    for t in range(len(x)):
+        y[t] = b[0] * x[t] + z[0]
+        for i in range(n - 1):
+            z[i] = b[i + 1] * x[t] + z[i + 1] - a[i + 1] * y[t]
+        z[n - 1] = b[n] * x[t] - a[n] * y[t]
+    return y
+
+
+def filtfilt(b: np.ndarray, a: np.ndarray, x: np.ndarray, padlen: int) -> np.ndarray:
+    """Forward-backward (zero-phase) filtering along axis 0 with odd extension by ``padlen`` frames and the
+    steady-state initial conditions, as ``scipy.signal.filtfilt(b, a, x, axis=0, padlen=padlen)``."""
+    b, a = np.asarray(b, float) / a[0], np.asarray(a, float) / a[0]
+    order = len(a) - 1
+    companion = np.zeros((order, order))
+    companion[0] = -a[1:]
+    companion[np.arange(1, order), np.arange(order - 1)] = 1.0
+    zi = np.linalg.solve(np.eye(order) - companion.T, b[1:] - a[1:] * b[0])
+    zi = zi.reshape((order,) + (1,) * (x.ndim - 1))
+    if padlen > 0:
+        x = np.concatenate([2 * x[:1] - x[padlen:0:-1], x, 2 * x[-1:] - x[-2:-padlen - 2:-1]])
+    y = _lfilter(b, a, x, zi * x[0])
+    y = _lfilter(b, a, y[::-1], zi * y[-1])[::-1]
+    return y[padlen:len(y) - padlen] if padlen > 0 else y
+
 
 def smooth(seq: PoseSequence, config: StitchConfig | None = None) -> PoseSequence:
     """Low-pass filter every joint but the face, over runs of frames where it is present."""
     config = config or StitchConfig()
     if config.smoothing == "none" or len(seq) < 3:
         return seq
-    import scipy.signal
-
     sk = seq.skeleton
     joints = np.asarray([j for j, name in enumerate(sk.joints) if name.split(".", 1)[0] != FACE], dtype=int)
     data = seq.data.copy()
     if config.smoothing == "butterworth":
         wn = min(max(config.cutoff_hz / (seq.fps / 2), 1e-3), 0.99)
-        b, a = scipy.signal.butter(config.butter_order, wn, btype="low")
+        b, a = butter_lowpass(config.butter_order, wn)
         pad = 3 * max(len(a), len(b))
     for group, present in _joint_groups(seq.valid(), joints):
         for s, e in _runs(present):
@@ -340,11 +387,13 @@ def smooth(seq: PoseSequence, config: StitchConfig | None = None) -> PoseSequenc
                 continue
             x = data[s:e][:, group].astype(np.float64)  # (n, j, 3)
             if config.smoothing == "butterworth":
-                y = scipy.signal.filtfilt(b, a, x, axis=0, padlen=min(pad, n - 1))
+                y = filtfilt(b, a, x, padlen=min(pad, n - 1))
             else:
                 win = min(config.savgol_window, n if n % 2 else n - 1)
                 if win <= config.savgol_polyorder:
                     continue
+                import scipy.signal  # ~1 s to import: only for this non-default filter
+
                 y = scipy.signal.savgol_filter(x, win, config.savgol_polyorder, axis=0)
             data[s:e, group] = y.astype(np.float32)
     return PoseSequence(data, seq.confidence, seq.fps, sk, seq.timestamps, dict(seq.meta))

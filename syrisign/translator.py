@@ -137,7 +137,43 @@ class GlossaryTranslator(Translator):
         if not karsl.is_file() and not jsl.is_file() and lexicon is None:
             raise TranslatorError(f"no bilingual word list found under {data} (karsl/labels, glossary/): "
                                   "set SYRISIGN_DATA to the folder holding the shared data")
-        return cls.from_sources(karsl if karsl.is_file() else None, jsl if jsl.is_file() else None, lexicon, **kw)
+        karsl, jsl = (karsl if karsl.is_file() else None), (jsl if jsl.is_file() else None)
+        return cls._cached(karsl, jsl, lexicon, **kw)
+
+    @classmethod
+    def _cached(cls, karsl, jsl, lexicon, **kw) -> GlossaryTranslator:
+        """:meth:`from_sources`, kept in ``$SYRISIGN_HOME/cache`` (merging the 7,000 pairs costs half a
+        second, a cached copy a few milliseconds); the key covers the sources, the lexicon's English and the
+        code that makes match keys."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for f in (karsl, jsl):
+            st = f.stat() if f is not None else None
+            h.update(repr((str(f), st and st.st_size, st and st.st_mtime_ns)).encode())
+        if lexicon is not None:
+            h.update(repr(sorted((e.words, e.english) for e in lexicon.entries if e.english and e.kind == "word"))
+                     .encode())
+        from syrisign import text as _text
+
+        for src in (__file__, _text.__file__):
+            h.update(Path(src).read_bytes())
+        path = get_settings().cache / f"glossary-{h.hexdigest()[:20]}.json"
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+            return cls(d["glossary"], sources=d["sources"], **kw)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        t = cls.from_sources(karsl, jsl, lexicon, **kw)
+        try:
+            from syrisign.pose import atomic_write_bytes
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, json.dumps({"glossary": t.glossary, "sources": t.sources},
+                                                ensure_ascii=False).encode("utf-8"))
+        except OSError:
+            pass  # a read-only home: no cache, same result
+        return t
 
     def lookup(self, key: str) -> str | None:
         return self.glossary.get(key)

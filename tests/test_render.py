@@ -5,6 +5,7 @@ import subprocess
 import sys
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 
@@ -248,10 +249,16 @@ def test_gif_and_contact_sheet(clip, tmp_path):
     with Image.open(gif) as im:
         assert im.n_frames == len(clip) and im.size == (128, 128)
     png = write_video(clip, tmp_path / "sheet.png", size=200, sheet_frames=7, sheet_columns=3)
-    with Image.open(png) as im:
-        assert im.size == (3 * 200, 3 * 200)
-    sheet = render.contact_sheet(render_frames(clip, 400), frames=4, columns=2, tile_width=100)
-    assert sheet.shape == (200, 200, 3)
+    with Image.open(png) as im:  # 3 x 3 tiles, each under a strip holding its frame number
+        assert im.size[0] == 3 * 200 and 3 * 200 < im.size[1] <= 3 * 240
+    frames = list(render_frames(clip, 400))
+    sheet = render.contact_sheet(frames, frames=4, columns=2, tile_width=100)
+    strip = sheet.shape[0] // 2 - 100
+    assert sheet.shape[1:] == (200, 3) and 8 <= strip <= 40
+    tile = sheet[strip + 1:strip + 99, 1:99].astype(int)  # first tile, inside its border: frame 0 shrunk
+    ref = cv2.resize(frames[0], (100, 100), interpolation=cv2.INTER_AREA)[1:99, 1:99].astype(int)
+    assert np.abs(tile - ref).mean() < 2
+    assert (sheet[2:strip - 2, 2:60] < 128).any()  # the frame number is drawn in the strip
 
 
 def test_failed_write_leaves_nothing(clip, tmp_path):

@@ -14,7 +14,8 @@ from syrisign.pose import PoseSequence
 from syrisign.settings import get_settings
 from syrisign.skeletons import FACE, RIGHT_HAND, get_skeleton
 from syrisign.stitch import (
-    StitchConfig, StitchError, concatenate_naive, duration_ratio, fill_gaps, join_jerk, signing_frames, stitch,
+    StitchConfig, StitchError, butter_lowpass, concatenate_naive, duration_ratio, fill_gaps, filtfilt, join_jerk,
+    signing_frames, stitch,
 )
 
 LAYOUT = "holistic543"
@@ -259,3 +260,19 @@ def test_join_jerk_picks_the_wrist_that_moves_most():
     assert j == pytest.approx(join_jerk(right_only, [15]))
     assert j > 1.0
 
+
+
+@pytest.mark.parametrize("order,wn,padlen", [(4, 0.48, 15), (2, 0.2, 0), (3, 0.9, 4), (4, 0.05, 15)])
+def test_numpy_butterworth_matches_scipy(order, wn, padlen):
+    """The numpy Butterworth design and zero-phase filter used by smooth() give scipy.signal's numbers."""
+    import scipy.signal
+
+    b, a = butter_lowpass(order, wn)
+    b_ref, a_ref = scipy.signal.butter(order, wn, btype="low")
+    np.testing.assert_allclose(b, b_ref, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(a, a_ref, rtol=1e-10, atol=1e-14)
+    x = np.random.default_rng(order).normal(size=(60, 5, 3)).cumsum(0)
+    np.testing.assert_allclose(filtfilt(b, a, x, padlen), scipy.signal.filtfilt(b_ref, a_ref, x, axis=0, padlen=padlen),
+                               rtol=1e-9, atol=1e-9)
+    with pytest.raises(SyriSignError):
+        butter_lowpass(order, 1.0)
