@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from syrisign.evaluation.metrics import mean_pose_sequence
+
 MEDIAPIPE_LAYOUTS = ("syrisign193", "signclip203", "upper65", "holistic543", "holistic586")
 
 
@@ -41,31 +43,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def _time_resample(x: np.ndarray, m: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Linear resampling of ``(T, J, 3)`` / ``(T, J)`` to ``n`` frames (nearest for the mask)."""
-    if len(x) == n:
-        return x, m
-    t = np.linspace(0, len(x) - 1, n)
-    i0 = np.floor(t).astype(int).clip(0, max(0, len(x) - 2))
-    i1 = np.minimum(i0 + 1, len(x) - 1)
-    w = (t - i0)[:, None, None]
-    both = m[i0] & m[i1]
-    y = np.where(both[..., None], (1 - w) * x[i0] + w * x[i1], np.where(w < 0.5, x[i0], x[i1]))
-    mm = np.where(w[..., 0] < 0.5, m[i0], m[i1]) | both
-    return y.astype(np.float32), mm
-
-
-def class_mean_sequence(arrays: list[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Masked average of recordings, each time-normalized to ``n`` frames."""
-    s = np.zeros((n,) + arrays[0][0].shape[1:], np.float64)
-    c = np.zeros((n, arrays[0][0].shape[1]), np.float64)
-    for x, m in arrays:
-        y, mm = _time_resample(x, m, n)
-        s += y * mm[..., None]
-        c += mm
-    return (s / np.maximum(c, 1)[..., None]).astype(np.float32), c > 0
-
-
 def retrieval_scores(sim: np.ndarray, gold: np.ndarray) -> dict:
     """``sim (N motions, C texts)``, ``gold (N,)`` class index per motion -> METRICS.md retrieval scores."""
     n, c = sim.shape
@@ -206,8 +183,8 @@ def evaluate(checkpoint: str = "karsl-words", dataset: str | None = None, eval_f
     all_x = np.concatenate([x[m.any(-1)] for x, m in train_e])  # frames, for the global mean pose
     all_m = np.concatenate([m[m.any(-1)] for _, m in train_e])
     mean_pose = (all_x * all_m[..., None]).sum(0) / np.maximum(all_m.sum(0), 1)[..., None]  # (J, 3)
-    class_mean = {k: class_mean_sequence([train_e[i] for i in train_by[k]],
-                                         max(2, int(round(bank["length"][ki[k]] * ratio)))) for k in keys}
+    class_mean = {k: mean_pose_sequence([train_e[i] for i in train_by[k]],
+                                        max(2, int(round(bank["length"][ki[k]] * ratio)))) for k in keys}
     def dtw_c(h, r, hm, rm):
         return dtw_mje(h[:, cmp], r[:, cmp], None if hm is None else hm[:, cmp], rm[:, cmp])
 

@@ -7,53 +7,16 @@ result is in shoulder widths. Only joints present in both frames count; the fram
 pair is rescaled to all joints (``sqrt(J * mean over common joints of squared distance)``, which
 equals the plain Euclidean distance when nothing is missing) so that frames with missing
 landmarks are not preferred by the alignment.
+
+The definitions (frame costs, the DTW recursion) are :mod:`syrisign.evaluation.metrics`'; this module
+adds :func:`dtw_mje_many`, which aligns many hypotheses against one reference in one vectorized pass
+(the same values as ``syrisign.evaluation.metrics.dtw_mje``, checked in the tests).
 """
 from __future__ import annotations
 
 import numpy as np
 
-
-def frame_costs(hyp: np.ndarray, ref: np.ndarray, hyp_mask: np.ndarray, ref_mask: np.ndarray) -> np.ndarray:
-    """``(..., T1, T2)`` frame distances over the joints present in both frames, rescaled to all joints.
-
-    ``hyp (..., T1, J, 3)`` may carry leading batch axes. Computed with matrix products:
-    sum_j m_ij n_kj |h_ij - r_kj|^2 expands into three products. NaN where no joint is shared.
-    """
-    h, r = np.asarray(hyp, np.float64), np.asarray(ref, np.float64)
-    mh, mr = np.asarray(hyp_mask, np.float64), np.asarray(ref_mask, np.float64)  # (..., T1, J), (T2, J)
-    hh, rr = np.einsum("...k,...k->...", h, h) * mh, np.einsum("...k,...k->...", r, r) * mr  # (..., T, J)
-    hm = (h * mh[..., None]).reshape(*h.shape[:-2], -1)  # (..., T1, J*3)
-    rm = (r * mr[..., None]).reshape(len(r), -1)  # (T2, J*3)
-    sq = hh @ mr.T + mh @ rr.T - 2.0 * hm @ rm.T  # (..., T1, T2)
-    n = mh @ mr.T  # joints present in both
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cost = np.sqrt(np.clip(hyp.shape[-2] * sq / n, 0.0, None))
-    return np.where(n > 0, cost, np.nan)
-
-
-def dtw_path(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Optimal monotone alignment of a ``(T1, T2)`` cost matrix: ``(rows, cols, total cost)``.
-
-    Steps (1, 0), (0, 1) and (1, 1); the first and the last frames are matched. The recursion is
-    evaluated one anti-diagonal at a time, vectorized.
-    """
-    t1, t2 = cost.shape
-    acc = np.full((t1 + 1, t2 + 1), np.inf)
-    acc[0, 0] = 0.0
-    for k in range(2, t1 + t2 + 1):  # k = i + j with 1-based i, j
-        i = np.arange(max(1, k - t2), min(t1, k - 1) + 1)
-        j = k - i
-        best = np.minimum(np.minimum(acc[i - 1, j - 1], acc[i - 1, j]), acc[i, j - 1])
-        acc[i, j] = cost[i - 1, j - 1] + best
-    # backtrack from the end
-    i, j = t1, t2
-    rows, cols = [i - 1], [j - 1]
-    while i > 1 or j > 1:
-        cands = ((acc[i - 1, j - 1], i - 1, j - 1), (acc[i - 1, j], i - 1, j), (acc[i, j - 1], i, j - 1))
-        _, i, j = min(cands, key=lambda c: c[0])
-        rows.append(i - 1)
-        cols.append(j - 1)
-    return np.array(rows[::-1]), np.array(cols[::-1]), float(acc[t1, t2])
+from syrisign.evaluation.metrics import dtw_path, frame_costs  # noqa: F401  (dtw_path: the one-pair recursion)
 
 
 def _batch_dtw(cost: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -115,7 +78,7 @@ def dtw_mje_many(hyps: list[np.ndarray], ref: np.ndarray, hyp_masks: list[np.nda
         hp[n, :lengths[n]] = hyps[k]
         hm[n, :lengths[n]] = True if hyp_masks[k] is None else np.asarray(hyp_masks[k], bool)
     rm = np.ones(ref.shape[:2], bool) if ref_mask is None else np.asarray(ref_mask, bool)
-    cost = frame_costs(hp, ref, hm, rm)  # (B, T1, T2)
+    cost = frame_costs((hp, hm), (ref, rm))  # (B, T1, T2)
     usable = np.ones(len(keep), bool)
     for n in range(len(keep)):
         real = cost[n, :lengths[n]]

@@ -126,6 +126,8 @@ def test_dtw_mje_properties():
     masks = [rng.random((len(h), 5)) > 0.3 for h in hyps]
     many = dtw_mje_many(hyps, b, masks, mask)
     np.testing.assert_allclose(many, [dtw_mje(h, b, m, mask) for h, m in zip(hyps, masks)])
+    from syrisign.evaluation.metrics import dtw_mje as reference  # the one definition, one pair at a time
+    np.testing.assert_allclose(many, [reference(h, b, m, mask) for h, m in zip(hyps, masks)], rtol=1e-7)
 
 
 def test_dtw_path_matches_brute_force_recursion():

@@ -77,21 +77,22 @@ def _as_arrays(p, layout: str | None, fps: float | None, mask: np.ndarray | None
 
 # -- DTW-MJE --------------------------------------------------------------------------------------
 def frame_costs(a: Arrays, b: Arrays) -> np.ndarray:
-    """``(n, m)`` DTW frame costs: the Euclidean distance of the flattened frames over the joints
+    """``(..., n, m)`` DTW frame costs: the Euclidean distance of the flattened frames over the joints
     present in both frames, rescaled to all ``J`` joints (``sqrt(J * mean squared distance)``, the
     plain distance when nothing is missing) so that frames with a missing hand are not cheaper.
-    NaN where two frames share no joint. Computed with three matrix products.
+    NaN where two frames share no joint. ``a``'s arrays may carry leading batch axes
+    (``(..., n, J, 3)``, ``(..., n, J)``). Computed with three matrix products.
     """
     (xa, ma), (xb, mb) = a, b
-    h, r = xa.astype(np.float64), xb.astype(np.float64)
-    mh, mr = ma.astype(np.float64), mb.astype(np.float64)  # (T, J)
-    hh, rr = (h ** 2).sum(-1) * mh, (r ** 2).sum(-1) * mr  # (T, J)
-    hm = (h * mh[..., None]).reshape(len(h), -1)  # (n, J*3)
+    h, r = np.asarray(xa, np.float64), np.asarray(xb, np.float64)
+    mh, mr = np.asarray(ma, np.float64), np.asarray(mb, np.float64)  # (..., n, J), (m, J)
+    hh, rr = np.einsum("...k,...k->...", h, h) * mh, np.einsum("...k,...k->...", r, r) * mr
+    hm = (h * mh[..., None]).reshape(*h.shape[:-2], -1)  # (..., n, J*3)
     rm = (r * mr[..., None]).reshape(len(r), -1)  # (m, J*3)
-    sq = hh @ mr.T + mh @ rr.T - 2.0 * hm @ rm.T  # (n, m) squared distance over the shared joints
-    shared = mh @ mr.T  # (n, m) number of shared joints
+    sq = hh @ mr.T + mh @ rr.T - 2.0 * hm @ rm.T  # (..., n, m) squared distance over the shared joints
+    shared = mh @ mr.T  # (..., n, m) number of shared joints
     with np.errstate(invalid="ignore", divide="ignore"):
-        cost = np.sqrt(np.clip(xa.shape[1] * sq / shared, 0.0, None))
+        cost = np.sqrt(np.clip(h.shape[-2] * sq / shared, 0.0, None))
     return np.where(shared > 0, cost, np.nan)
 
 
