@@ -50,6 +50,9 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # idle OpenMP threads sleep instead of spinning: on a shared 2-core CPU spinning made torch steps
+    # 10-30x slower (results/generative.md); must be set before torch is first imported
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
