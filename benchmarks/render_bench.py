@@ -112,7 +112,7 @@ def main() -> None:
                 render.write_video(seq, Path(tmp) / "bench.mp4", size=args.size, captions=caps, title="retrieval")
 
             wall, _ = median_rate(encode, n, args.runs)
-        print(f"| render/ drawing + mp4 (libx264 veryfast) | {seq.skeleton.name} | {wall:.0f} | - |")
+        print(f"| render/ drawing + mp4 (libx264 superfast) | {seq.skeleton.name} | {wall:.0f} | - |")
         pose = pose_format_input(seq, args.size)
 
         def pf_draw(pose=pose):

@@ -221,12 +221,15 @@ def write_video(source: Frames | PoseSequence | Iterable[np.ndarray], path: str 
                 fps: float | None = None, *, size: int | tuple[int, int] = 512,
                 captions: Iterable[Any] | None = None, title: str | None = None,
                 framing: Framing | str | None = None, style: RenderStyle | None = None,
-                crf: int = 23, sheet_frames: int = 12, sheet_columns: int = 4, progress: bool = False) -> Path:
+                crf: int = 23, preset: str = "superfast", sheet_frames: int = 12, sheet_columns: int = 4,
+                progress: bool = False) -> Path:
     """Write ``.mp4`` (H.264, yuv420p, plays in browsers), ``.gif`` or ``.png`` (contact sheet), atomically.
 
     ``source`` is a sequence (rendered with ``size``, ``captions``, ``title``, ``framing``,
     ``style``), a :class:`Frames` (from :func:`render_frames` or :func:`side_by_side`), or any
     iterable of (H, W, 3) uint8 RGB frames (then ``fps`` is required for mp4 and gif).
+    ``crf`` and ``preset`` are x264's: ``superfast`` encodes a skeleton video about 1.4x faster than
+    ``veryfast`` for a file about 2.5x larger (still ~30 kB per second of video at 512x512).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -252,7 +255,7 @@ def write_video(source: Frames | PoseSequence | Iterable[np.ndarray], path: str 
         frames = tqdm(source, total=len(source) if hasattr(source, "__len__") else None,
                       desc=f"render {path.name}", unit="frame")
     if suffix == ".mp4":
-        _write_mp4(frames, path, fps, crf)
+        _write_mp4(frames, path, fps, crf, preset)
     else:
         _write_gif(frames, path, fps)
     return path
@@ -275,7 +278,7 @@ def _check_frame(f: np.ndarray, shape: tuple | None) -> np.ndarray:
     return f
 
 
-def _write_mp4(frames: Iterable[np.ndarray], path: Path, fps: float, crf: int) -> None:
+def _write_mp4(frames: Iterable[np.ndarray], path: Path, fps: float, crf: int, preset: str) -> None:
     import imageio_ffmpeg
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -290,7 +293,7 @@ def _write_mp4(frames: Iterable[np.ndarray], path: Path, fps: float, crf: int) -
                 writer = imageio_ffmpeg.write_frames(
                     str(tmp), (w, h), fps=fps, codec="libx264", pix_fmt_in="rgb24", pix_fmt_out="yuv420p",
                     quality=None, macro_block_size=2, ffmpeg_log_level="error",
-                    output_params=["-crf", str(int(crf)), "-preset", "veryfast", "-movflags", "+faststart"])
+                    output_params=["-crf", str(int(crf)), "-preset", preset, "-movflags", "+faststart"])
                 writer.send(None)
             if f.shape[0] % 2 or f.shape[1] % 2:
                 f = np.pad(f, ((0, f.shape[0] % 2), (0, f.shape[1] % 2), (0, 0)), mode="edge")
