@@ -326,6 +326,18 @@ def train_on_splits(run: RunConfig, splits, out: str | Path, fresh: bool = False
     return model, res
 
 
+SIGNER_PROTOCOLS = ("signer", "karsl-01to03", "karsl-03to01")
+
+
+def resolve_protocol(run: RunConfig, splits) -> None:
+    """Record the protocol ``auto`` resolved to and, for signer-independent protocols, the held-out
+    signers actually used, so that the checkpoint itself says which signers it never saw (the
+    evaluation compares them with its own test signers)."""
+    run.protocol = splits.protocol
+    if splits.protocol in SIGNER_PROTOCOLS and not run.test_signers:
+        run.test_signers = sorted({it.sample.signer for it in splits.test})
+
+
 def main(args: argparse.Namespace) -> int:
     from retrieval.data import make_splits
     from retrieval.evaluate import format_metrics
@@ -335,6 +347,7 @@ def main(args: argparse.Namespace) -> int:
     splits = make_splits(run.datasets, run.protocol, run.model.features(), test_signers=run.test_signers or None,
                          val_signers=run.val_signers or None, val_fraction=run.val_fraction, seed=run.seed,
                          classes=run.classes or None, max_per_class=run.max_per_class, progress=not args.quiet)
+    resolve_protocol(run, splits)
     print(f"retrieval: {', '.join(run.datasets)} ({splits.protocol}); {splits.describe()}")
     for n in splits.notes:
         print(f"  note: {n}")

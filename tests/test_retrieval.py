@@ -392,3 +392,31 @@ def test_limb_scaling_moves_children_with_parents(isl_items):
     lw = sk.wrist_idx[0]
     hand = sk.slices["left_hand"]
     np.testing.assert_allclose((y[:, hand] - x[:, hand])[:, 0], y[:, lw] - x[:, lw], atol=1e-5)
+
+
+def test_body_positions_leave_hands_and_face_to_limb_directions():
+    from retrieval.model import joint_indices, position_joints
+    from syrisign.skeletons import get_skeleton
+    sk = get_skeleton("syrisign193")
+    joints = joint_indices("syrisign193", "face16")
+    body = position_joints("syrisign193", joints, "body")
+    assert position_joints("syrisign193", joints, "all") == list(range(len(joints)))
+    other = [sk.slices[n] for n in ("left_hand", "right_hand", "face") if n in sk.slices]
+    assert body and len(body) < len(joints)
+    assert not any(sl.start <= joints[i] < sl.stop for i in body for sl in other)
+    assert {joints.index(w) for w in sk.wrist_idx} <= set(body)  # the body's wrists keep their positions
+    with pytest.raises(ValueError, match="unknown positions"):
+        position_joints("syrisign193", joints, "hands")
+
+
+def test_signer_protocol_is_recorded_with_its_held_out_signers(isl_dir):
+    from retrieval.train import RunConfig, resolve_protocol
+    splits = make_splits([str(isl_dir)], "signer", tiny_config().features(), test_signers=["rajat", "apurve"],
+                         val_fraction=0)
+    run = RunConfig(datasets=[str(isl_dir)], name="x", protocol="signer")
+    resolve_protocol(run, splits)
+    assert run.protocol == "signer" and run.test_signers == ["apurve", "rajat"]
+    holdout = make_splits([str(isl_dir)], "holdout", tiny_config().features())
+    run = RunConfig(datasets=[str(isl_dir)], name="x", protocol="auto")
+    resolve_protocol(run, holdout)
+    assert run.protocol == "holdout" and run.test_signers == []  # recordings, not signers, are held out
