@@ -278,35 +278,54 @@ def _check_frame(f: np.ndarray, shape: tuple | None) -> np.ndarray:
     return f
 
 
-def _write_mp4(frames: Iterable[np.ndarray], path: Path, fps: float, crf: int, preset: str) -> None:
+def _write_mp4(frames: Iterable[np.ndarray], path: Path, fps: float, crf: int = 23, preset: str = "superfast") -> None:
+    """H.264 (yuv420p, plays in browsers) through imageio-ffmpeg's ffmpeg binary, written atomically.
+
+    Frames are converted to I420 with OpenCV before the pipe (half the bytes of RGB, and faster than
+    ffmpeg's own RGB conversion, which took a third of the encoding time; the decoded colours are the
+    same). ffmpeg is started with a plain ``subprocess.Popen``: ``imageio_ffmpeg.write_frames`` passes a
+    ``preexec_fn``, which makes Python fork (copying the page tables of a large server process, ~0.1 s)
+    instead of vfork.
+    """
+    import subprocess
+
     import imageio_ffmpeg
 
+    cv2 = import_cv2()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.mp4")  # suffix tells ffmpeg the container
-    writer, shape, count = None, None, 0
+    proc, shape = None, None
     try:
         for f in frames:
             f = _check_frame(f, shape)
-            if writer is None:
+            if proc is None:
                 shape = f.shape
-                h, w = shape[0] + shape[0] % 2, shape[1] + shape[1] % 2  # yuv420p needs even sizes
-                writer = imageio_ffmpeg.write_frames(
-                    str(tmp), (w, h), fps=fps, codec="libx264", pix_fmt_in="rgb24", pix_fmt_out="yuv420p",
-                    quality=None, macro_block_size=2, ffmpeg_log_level="error",
-                    output_params=["-crf", str(int(crf)), "-preset", preset, "-movflags", "+faststart"])
-                writer.send(None)
+                h, w = shape[0] + shape[0] % 2, shape[1] + shape[1] % 2  # I420 needs even sizes
+                cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+                       "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-", "-an",
+                       "-c:v", "libx264", "-preset", preset, "-crf", str(int(crf)), "-pix_fmt", "yuv420p",
+                       "-movflags", "+faststart", str(tmp)]
+                proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             if f.shape[0] % 2 or f.shape[1] % 2:
                 f = np.pad(f, ((0, f.shape[0] % 2), (0, f.shape[1] % 2), (0, 0)), mode="edge")
-            writer.send(np.ascontiguousarray(f))
-            count += 1
-        if writer is None:
+            try:
+                proc.stdin.write(cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2YUV_I420).data)
+            except BrokenPipeError:
+                break  # ffmpeg stopped: its message is read below
+        if proc is None:
             raise RenderError(f"no frames to write to {path.name}")
-        writer.close()
-        writer = None
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        err = proc.stderr.read()
+        if proc.wait() != 0:
+            raise RenderError(f"ffmpeg could not write {path.name}: {err.decode('utf-8', 'replace').strip()[-300:]}")
         os.replace(tmp, path)
     finally:
-        if writer is not None:
-            writer.close()
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
         if tmp.exists():
             tmp.unlink()
 

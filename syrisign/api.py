@@ -328,7 +328,9 @@ class Service:
             try:
                 result = pipe.translate(word, [m])
                 next(iter(_video_frames(result, self.config.size)))
-                _ffmpeg()
+                import imageio_ffmpeg
+
+                imageio_ffmpeg.get_ffmpeg_exe()  # found once, then cached
             except Exception as e:  # noqa: BLE001 - a request will show the error; the service still starts
                 log.warning("warm-up of %s with %r failed: %s", m, word, e)
 
@@ -568,47 +570,11 @@ def _video_frames(result, size: int):
 
 
 def _write_mp4(frames, path: Path, fps: float) -> None:
-    """H.264 mp4 for browsers through imageio-ffmpeg's ffmpeg binary. x264's ``superfast`` preset: encoding is
-    most of an uncached request's time. ffmpeg is started directly rather than through
-    ``imageio_ffmpeg.write_frames``, whose ``preexec_fn`` makes Python fork (copying the page tables of a
-    server of several hundred MB, ~0.1 s) instead of vfork."""
-    import subprocess
+    """H.264 mp4 for browsers: render's writer (x264 ``superfast``; encoding is most of an uncached
+    request's time)."""
+    from render.video import _write_mp4 as write
 
-    import numpy as np
-
-    proc = None
-    try:
-        for f in frames:  # (H, W, 3) uint8 RGB
-            if proc is None:
-                h, w = f.shape[0] + f.shape[0] % 2, f.shape[1] + f.shape[1] % 2  # yuv420p: even sizes
-                cmd = [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                       "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-", "-an", "-c:v", "libx264", "-preset", "superfast",
-                       "-crf", "23", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(path)]
-                proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE)
-            if f.shape[0] % 2 or f.shape[1] % 2:
-                f = np.pad(f, ((0, f.shape[0] % 2), (0, f.shape[1] % 2), (0, 0)), mode="edge")
-            proc.stdin.write(np.ascontiguousarray(f, dtype=np.uint8).data)
-        if proc is None:
-            raise SyriSignError("nothing to render: no frames")
-        proc.stdin.close()
-        err = proc.stderr.read()
-        if proc.wait() != 0:
-            raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {err.decode('utf-8', 'replace')[-300:]}")
-    finally:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-_FFMPEG: list[str] = []
-
-
-def _ffmpeg() -> str:
-    if not _FFMPEG:
-        import imageio_ffmpeg
-        _FFMPEG.append(imageio_ffmpeg.get_ffmpeg_exe())
-    return _FFMPEG[0]
+    write(frames, path, fps, crf=23, preset="superfast")
 
 
 def _preferring(pipe, code: str):
