@@ -97,3 +97,25 @@ def make_fuzzy_matcher(checkpoint: str | os.PathLike | None = None, threshold: f
     match.threshold = th  # type: ignore[attr-defined]
     match.index = index  # type: ignore[attr-defined]
     return match
+
+
+def typicality_order(arrays: list[tuple], frames: int = 32) -> list[int]:
+    """Indices of several recordings of one sign, most typical first.
+
+    Each ``(x (T, J, 3), mask (T, J))`` (shoulder-normalized, as :func:`syrisign.ml.features.prepare`
+    gives them) is resampled to ``frames`` frames and flattened (missing joints 0); a recording's
+    typicality is its mean Euclidean distance to the others (the medoid comes first). Used to choose
+    which recording of a retrieved word to play: the text→pose similarity says which *word* it is, not
+    which of its recordings is cleanest (on ISL the best-scoring recordings of the right word were
+    no closer to a new signer than a random recording of it, DTW-MJE 1.04 against 0.98; the most
+    typical ones 0.75; results/retrieval.md).
+    """
+    import numpy as np
+
+    from retrieval.baselines import fixed_length
+    if len(arrays) <= 2:
+        return list(range(len(arrays)))
+    f = np.stack([fixed_length(x, m, frames).reshape(-1) for x, m in arrays])  # (N, frames * J * 3)
+    sq = (f * f).sum(1)
+    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * f @ f.T, 0.0))
+    return [int(i) for i in np.argsort(d.sum(1) / (len(f) - 1), kind="stable")]

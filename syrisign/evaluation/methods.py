@@ -169,10 +169,13 @@ def generated_outputs(method: str, info: dict, ds, classes: list[str], samples: 
 
 
 def retrieval_outputs(info: dict, ds, candidates: list, classes: list[str], samples: int) -> MethodOutputs:
-    """Top-``samples`` candidate recordings per word by the retrieval model's text→pose ranking."""
+    """Per word: the word of its best candidate recording by the retrieval model's text→pose
+    similarity (what ``syrisign search`` picks; a wrong word counts against it), and as outputs the
+    ``samples`` most typical recordings of that word (:func:`retrieval.producer.typicality_order`)."""
     import torch
 
     from retrieval.model import load_model
+    from retrieval.producer import typicality_order
     from syrisign.ml.features import collate, prepare
 
     t0 = time.perf_counter()
@@ -188,18 +191,25 @@ def retrieval_outputs(info: dict, ds, candidates: list, classes: list[str], samp
         texts = [model.prompt(labels[c][0], labels[c][1], lang[c]) for c in classes]
         text = model.encode_text(texts, [lang[c] for c in classes]).numpy()
     sim = text @ pose.T  # (C, N)
-    out, picks = {}, {}
+    joints = model.joint_idx.numpy()
+    typical: dict[str, list[int]] = {}  # word -> its candidate recordings, most typical first
+    out, picks, chosen = {}, {}, {}
     for i, c in enumerate(classes):
-        order = np.argsort(-sim[i], kind="stable")[:samples]
+        word = chosen[c] = candidates[int(np.argmax(sim[i]))].class_key
+        if word not in typical:
+            members = [j for j, s in enumerate(candidates) if s.class_key == word]
+            order = typicality_order([(arrays[j][0][:, joints], arrays[j][1][:, joints]) for j in members])
+            typical[word] = [members[k] for k in order]
         out[c] = []
-        for j in order:
+        for j in typical[word][:samples]:
             s = seqs[j]
             s.meta.update(class_key=candidates[j].class_key, id=candidates[j].id, source="retrieval")
             out[c].append(s)
-        picks[c] = [candidates[j].class_key for j in order]
-    top1 = float(np.mean([picks[c][0] == c for c in classes]))
+        picks[c] = [candidates[j].id for j in typical[word][:samples]]
+    top1 = float(np.mean([chosen[c] == c for c in classes]))
     info = dict(info, produce_seconds=round(time.perf_counter() - t0, 2), samples_per_word=samples,
-                deterministic=True, top1_pick_correct=top1, candidates=len(candidates), picks=picks)
+                deterministic=True, top1_pick_correct=top1, candidates=len(candidates), picks=picks,
+                choice="word: best text→pose recording; outputs: that word's most typical recordings")
     return MethodOutputs("retrieval", out, info)
 
 
