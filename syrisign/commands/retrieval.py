@@ -21,12 +21,13 @@ def _common(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("search", help="find lexicon signs for a text with the retrieval model",
                        description="Rank the lexicon's signs by the similarity of the text to their recordings "
-                                   "(text→pose, SignCLIP) or to their labels (--space text).")
+                                   "(text→pose, SignCLIP) or to their labels (--space text, frozen; see --space).")
     s.add_argument("text", metavar="TEXT")
     _common(s)
-    s.add_argument("--space", choices=["pose", "text", "both", "frozen"], default="pose",
-                   help="compare with the recordings (pose, default: text→pose), the labels through the trained "
-                        "tower (text), both, or the labels in the tower's frozen encoder (frozen)")
+    s.add_argument("--space", choices=["auto", "pose", "text", "both", "frozen"], default="auto",
+                   help="auto (default): a word against the labels in the text tower's frozen encoder (frozen; "
+                        "measured best), a letter or number against the recordings; pose: the recordings "
+                        "(text→pose), text: the labels through the trained tower, both: pose and text")
     s.add_argument("--kinds", choices=["auto", "words", "all"], default="auto",
                    help="auto (default): a word searches the word signs, a letter or number every sign")
     s.set_defaults(func=_search)
