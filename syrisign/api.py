@@ -327,7 +327,9 @@ class Service:
         for m in self.available():
             try:
                 result = pipe.translate(word, [m])
-                next(iter(_video_frames(result, self.config.size)))
+                from syrisign.pipeline import video_frames
+
+                next(iter(video_frames(result, self.config.size)))
                 import imageio_ffmpeg
 
                 imageio_ffmpeg.get_ffmpeg_exe()  # found once, then cached
@@ -514,10 +516,7 @@ class Service:
         # mp4 / gif: written into the service's private folder under a name made here, read back
         path = self.tmp / f"{uuid.uuid4().hex}.{fmt}"
         try:
-            if fmt == "mp4":
-                _write_mp4(_video_frames(result, self.config.size), path, pipe.fps)
-            else:
-                pipe.write(result, path, fmt, size=self.config.size)
+            pipe.write(result, path, fmt, size=self.config.size)  # x264 superfast: most of an uncached request
             return path.read_bytes()
         finally:
             path.unlink(missing_ok=True)
@@ -555,26 +554,6 @@ class Service:
                 "cache_bytes": self.cache.bytes, "cache_hits": self.cache.hits, "cache_misses": self.cache.misses,
                 "translations_kept": len(self.translations), "translation_bytes": self.translation_bytes,
                 "uptime_s": round(time.time() - self.started, 1), "load_s": round(self.load_seconds, 2)}
-
-
-def _video_frames(result, size: int):
-    """The frames :meth:`Pipeline.write` draws: one panel, or the methods side by side."""
-    from render import render_frames, side_by_side
-    from syrisign.pipeline import METHOD_TITLES
-
-    if len(result.outputs) == 1:
-        ((m, out),) = result.outputs.items()
-        return render_frames(out.sequence, size, out.captions(result.plan), METHOD_TITLES.get(m, m))
-    return side_by_side([(METHOD_TITLES.get(m, m), out.sequence, out.captions(result.plan))
-                         for m, out in result.outputs.items()], size)
-
-
-def _write_mp4(frames, path: Path, fps: float) -> None:
-    """H.264 mp4 for browsers: render's writer (x264 ``superfast``; encoding is most of an uncached
-    request's time)."""
-    from render.video import _write_mp4 as write
-
-    write(frames, path, fps, crf=23, preset="superfast")
 
 
 def _preferring(pipe, code: str):

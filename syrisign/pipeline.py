@@ -83,6 +83,17 @@ def to_pixel_frame(seq: PoseSequence, size: int = 512) -> PoseSequence:
     return PoseSequence(data, seq.confidence, seq.fps, seq.skeleton, seq.timestamps, meta)
 
 
+def video_frames(result: Translation, size: int = 512):
+    """The frames of ``result``'s video: one captioned panel, or the methods side by side (lazy)."""
+    from render import render_frames, side_by_side
+
+    if len(result.outputs) == 1:
+        (m, out), = result.outputs.items()
+        return render_frames(out.sequence, size, out.captions(result.plan), METHOD_TITLES.get(m, m))
+    return side_by_side([(METHOD_TITLES.get(m, m), out.sequence, out.captions(result.plan))
+                         for m, out in result.outputs.items()], size)
+
+
 class Pipeline:
     """Lexicon, translator, fuzzy matcher and producers, loaded once and reused for many texts."""
 
@@ -181,13 +192,6 @@ class Pipeline:
                 seq = to_pixel_frame(out.sequence, size) if fmt == "pose" else out.sequence
                 written.append(seq.save(p))
             return written
-        from render import render_frames, side_by_side, write_video
+        from render import write_video
 
-        if len(result.outputs) == 1:
-            (m, out), = result.outputs.items()
-            frames = render_frames(out.sequence, size, out.captions(result.plan), METHOD_TITLES.get(m, m))
-        else:
-            panels = [(METHOD_TITLES.get(m, m), out.sequence, out.captions(result.plan))
-                      for m, out in result.outputs.items()]
-            frames = side_by_side(panels, size)
-        return [write_video(frames, path, fps=self.fps)]
+        return [write_video(video_frames(result, size), path, fps=self.fps)]
