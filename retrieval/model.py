@@ -81,6 +81,43 @@ def limbs_within(layout: str, joints: list[int]) -> list[tuple[int, int]]:
     return out
 
 
+# finger joint triples (a, b, c) of MediaPipe's 21 hand landmarks whose bend angle at b is read,
+# and the points whose pairwise distances (in palm lengths) are read: wrist, fingertips, index and pinky bases
+HAND_BENDS = [(0, 1, 2), (1, 2, 3), (2, 3, 4), (0, 5, 6), (5, 6, 7), (6, 7, 8), (0, 9, 10), (9, 10, 11),
+              (10, 11, 12), (0, 13, 14), (13, 14, 15), (14, 15, 16), (0, 17, 18), (17, 18, 19), (18, 19, 20),
+              (5, 0, 17), (2, 0, 5), (8, 5, 12)]
+HAND_POINTS = [0, 4, 8, 12, 16, 20, 5, 17]
+HAND_PAIRS = [(a, b) for i, a in enumerate(HAND_POINTS) for b in HAND_POINTS[i + 1:]]
+
+
+def hand_joints(layout: str, joints: list[int]) -> list[list[int]]:
+    """Local indices of each hand's 21 landmarks among the selected joints (hands the layout has in full)."""
+    from syrisign.skeletons import get_skeleton
+    sk = get_skeleton(layout)
+    pos = {g: i for i, g in enumerate(joints)}
+    out = []
+    for name in ("left_hand", "right_hand"):
+        sl = sk.slices.get(name)
+        if sl is not None and sl.stop - sl.start == 21 and all(g in pos for g in range(sl.start, sl.stop)):
+            out.append([pos[g] for g in range(sl.start, sl.stop)])
+    return out
+
+
+def hand_shape_features(h: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """``h (B, T, 21, 3)`` one hand's landmarks, ``present (B, T)`` → ``(B, T, 18 + 28)``: the cosine of
+    each bend in :data:`HAND_BENDS` and the distances between :data:`HAND_POINTS` in palm lengths (wrist to
+    middle-finger base). Neither changes when the hand turns, moves or is bigger, which is what differs
+    between signers; zero where the hand is missing."""
+    a, b, c = (torch.tensor(i, device=h.device) for i in zip(*HAND_BENDS))
+    u, v = h[:, :, a] - h[:, :, b], h[:, :, c] - h[:, :, b]
+    cos = (F.normalize(u, dim=-1, eps=1e-6) * F.normalize(v, dim=-1, eps=1e-6)).sum(-1)
+    p, q = (torch.tensor(i, device=h.device) for i in zip(*HAND_PAIRS))
+    palm = (h[:, :, 9] - h[:, :, 0]).norm(dim=-1, keepdim=True).clamp(min=1e-3)
+    dist = (h[:, :, p] - h[:, :, q]).norm(dim=-1) / palm
+    f = torch.cat([cos, dist.clamp(max=4.0)], dim=-1)
+    return torch.where(present[..., None], f, torch.zeros_like(f))
+
+
 def position_joints(layout: str, joints: list[int], which: str) -> list[int]:
     """Local indices of the selected joints whose positions the tower reads (``body``: no hands, no face)."""
     if which == "all":
@@ -105,7 +142,10 @@ class PoseEncoderConfig:
     velocity: bool = True
     bones: bool = True  # unit direction of each limb (body proportions removed; finger directions = hand shape)
     positions: str = "all"  # joints whose positions and velocities are read: all | body (not hands, not face)
-    pool: str = "mean"  # mean | meanmax
+    pool: str = "mean"  # mean | meanmax | seg4 (mean + the means of 4 consecutive quarters: keeps the order of movements)
+    standardize: str = "joint"  # joint: per-joint statistics of the training set (SignCLIP E6.1) | none: shoulder widths
+    depth: bool = True  # read z; off: x, y only (monocular MediaPipe depth is a guess that differs between signers)
+    hand_shape: bool = False  # rotation- and size-invariant hand shape per hand (finger bend cosines, fingertip distances)
 
 
 @dataclass
@@ -170,11 +210,29 @@ def resample_frames(x: torch.Tensor, jm: torch.Tensor, fm: torch.Tensor, n: int
     return xi, mi, torch.ones(b, n, dtype=torch.bool, device=x.device)
 
 
+def segment_means(h: torch.Tensor, fm: torch.Tensor, k: int) -> list[torch.Tensor]:
+    """Means of ``h (B, T, D)`` over ``k`` consecutive equal shares of each sequence's valid frames
+    (``fm (B, T)``; padding is at the end). A share shorter than a frame takes the frame it falls in."""
+    t = h.shape[1]
+    n = fm.sum(1, keepdim=True).clamp(min=1).to(h.dtype)  # (B, 1)
+    pos = torch.arange(t, device=h.device, dtype=h.dtype)[None]  # (1, T)
+    seg = (pos * k / n).floor().clamp(max=k - 1)  # (B, T): the share each frame is in
+    out = []
+    for i in range(k):
+        w = ((seg == i) & fm).to(h.dtype)[..., None]
+        if bool((w.sum(1) == 0).any()):  # fewer frames than shares: the frame at the share's start
+            j = (n * i / k).floor().long().clamp(max=t - 1)  # (B, 1)
+            w = torch.where(w.sum(1, keepdim=True) == 0,
+                            F.one_hot(j[:, 0], t).to(h.dtype)[..., None], w)
+        out.append((h * w).sum(1) / w.sum(1).clamp(min=1.0))
+    return out
+
+
 class PoseEncoder(nn.Module):
     """``(x (B, T, J, 3), joint mask (B, T, J), frame mask (B, T)) -> (B, d_model)``."""
 
     def __init__(self, cfg: PoseEncoderConfig, limbs: list[tuple[int, int]] | None = None,
-                 position_joints: list[int] | None = None):
+                 position_joints: list[int] | None = None, hands: list[list[int]] | None = None):
         super().__init__()
         self.cfg = cfg
         j = cfg.joints
@@ -184,7 +242,11 @@ class PoseEncoder(nn.Module):
         self.register_buffer("std", torch.ones(j, 3))
         limbs = list(limbs or []) if cfg.bones else []
         self.register_buffer("limbs", torch.tensor(limbs, dtype=torch.long).reshape(-1, 2), persistent=False)
-        in_dim = len(pj) * 3 * (2 if cfg.velocity else 1) + j + 3 * len(limbs)
+        hands = list(hands or []) if cfg.hand_shape else []
+        self.register_buffer("hands", torch.tensor(hands, dtype=torch.long).reshape(-1, 21), persistent=False)
+        c = 3 if cfg.depth else 2
+        in_dim = (len(pj) * c * (2 if cfg.velocity else 1) + j + c * len(limbs)
+                  + len(hands) * (len(HAND_BENDS) + len(HAND_PAIRS)))
         self.inp = nn.Sequential(nn.Linear(in_dim, cfg.d_model), nn.GELU(), nn.Dropout(cfg.dropout),
                                  nn.Linear(cfg.d_model, cfg.d_model))
         self.pos = nn.Parameter(torch.zeros(cfg.max_frames, cfg.d_model))
@@ -193,7 +255,7 @@ class PoseEncoder(nn.Module):
                                            activation="gelu", batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(cfg.d_model)
-        self.out_dim = cfg.d_model * (2 if cfg.pool == "meanmax" else 1)
+        self.out_dim = cfg.d_model * {"meanmax": 2, "seg4": 5}.get(cfg.pool, 1)
 
     def set_stats(self, mean: np.ndarray, std: np.ndarray) -> None:
         self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
@@ -203,6 +265,8 @@ class PoseEncoder(nn.Module):
         jm = jm & fm[..., None]  # (B, T, J)
         z = torch.where(jm[..., None], (x - self.mean) / self.std, torch.zeros_like(x))  # (B, T, J, 3)
         z, zm = z[:, :, self.pidx], jm[:, :, self.pidx]  # the joints whose positions are read
+        if not self.cfg.depth:
+            x, z = x[..., :2], z[..., :2]
         parts = [rearrange(z, "b t j c -> b t (j c)")]
         if self.cfg.velocity:
             both = zm[:, 1:] & zm[:, :-1]  # (B, T-1, J')
@@ -215,6 +279,8 @@ class PoseEncoder(nn.Module):
             ok = jm[:, :, a] & jm[:, :, c]
             d = torch.where(ok[..., None], F.normalize(d, dim=-1, eps=1e-4), torch.zeros_like(d))
             parts.append(rearrange(d, "b t l c -> b t (l c)"))
+        for hand in self.hands:
+            parts.append(hand_shape_features(x[:, :, hand], jm[:, :, hand].all(-1)))
         parts.append(jm.to(x.dtype))
         return torch.cat(parts, dim=-1)  # (B, T, F)
 
@@ -229,6 +295,8 @@ class PoseEncoder(nn.Module):
         if self.cfg.pool == "meanmax":
             mx = torch.where(fm[..., None], h, torch.full_like(h, -1e4)).amax(1)
             return torch.cat([mean, mx], dim=-1)
+        if self.cfg.pool == "seg4":
+            return torch.cat([mean] + segment_means(h, fm, 4), dim=-1)
         return mean
 
 
@@ -349,7 +417,8 @@ class RetrievalModel(nn.Module):
         cfg.pose.joints = len(self.joint_idx)
         cfg.pose.max_frames = max(cfg.pose.max_frames, cfg.max_frames, cfg.fixed_frames)
         self.pose = PoseEncoder(cfg.pose, limbs_within(cfg.layout, self.joint_idx.tolist()),
-                                position_joints(cfg.layout, self.joint_idx.tolist(), cfg.pose.positions))
+                                position_joints(cfg.layout, self.joint_idx.tolist(), cfg.pose.positions),
+                                hand_joints(cfg.layout, self.joint_idx.tolist()))
         if cfg.text.kind == "frozen":
             if cfg.text.proj == "none":  # the shared space is the frozen encoder's own
                 if text_in_dim is None:

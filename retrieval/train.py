@@ -101,9 +101,20 @@ def add_arguments(p, for_eval: bool = False) -> None:
     g.add_argument("--heads", type=int, default=4)
     g.add_argument("--embed-dim", type=int, default=256)
     g.add_argument("--dropout", type=float, default=0.2)
-    g.add_argument("--pool", default="mean", choices=["mean", "meanmax"])
+    g.add_argument("--pool", default="mean", choices=["mean", "meanmax", "seg4"],
+                   help="frame pooling: mean, meanmax, or seg4 (mean + means of 4 consecutive quarters: the "
+                        "order of movements)")
     g.add_argument("--no-velocity", action="store_true")
     g.add_argument("--no-bones", action="store_true", help="no limb-direction features")
+    g.add_argument("--hand-shape", action="store_true",
+                   help="add rotation- and size-invariant hand-shape features (finger bends, fingertip distances in "
+                        "palm lengths)")
+    g.add_argument("--standardize", default="joint", choices=["joint", "none"],
+                   help="joint: per-joint training-set statistics (SignCLIP E6.1); none: positions stay in shoulder "
+                        "widths (a still joint's tiny spread is not blown up)")
+    g.add_argument("--depth", default="auto", choices=["auto", "on", "off"],
+                   help="read the z coordinate; auto: on for Kinect (measured depth), off for MediaPipe (z is "
+                        "estimated from one camera)")
     g.add_argument("--positions", default="all", choices=["all", "body"],
                    help="joints whose positions/velocities are read: all, or body (hands and face only through "
                         "limb directions)")
@@ -173,7 +184,8 @@ def config_from_args(args) -> RunConfig:
         fixed_frames=args.fixed_frames if args.fixed_frames >= 0 else 32,
         pose=PoseEncoderConfig(d_model=args.d_model, layers=args.layers, heads=args.heads, dropout=args.dropout,
                                max_frames=args.max_frames, velocity=not args.no_velocity, bones=not args.no_bones, positions=args.positions,
-                               pool=args.pool),
+                               pool=args.pool, hand_shape=args.hand_shape, standardize=args.standardize,
+                               depth=args.depth == "on" or (args.depth == "auto" and layout == "kinect20")),
         text=TextConfig(kind=args.text, encoder=args.text_encoder, lora_rank=args.lora_rank, prompt=args.prompt,
                         proj=args.text_proj),
         loss=args.loss, text_reg=args.text_reg)
@@ -246,8 +258,9 @@ def train_on_splits(run: RunConfig, splits, out: str | Path, fresh: bool = False
     infos = [splits.classes[k] for k in train_keys]
     model = RetrievalModel(cfg)
     idx = joint_indices(cfg.layout, cfg.joint_subset)
-    st = Standardizer.fit([(it.x[:, idx], it.mask[:, idx]) for it in splits.train])
-    model.pose.set_stats(st.mean, st.std)
+    if cfg.pose.standardize == "joint":
+        st = Standardizer.fit([(it.x[:, idx], it.mask[:, idx]) for it in splits.train])
+        model.pose.set_stats(st.mean, st.std)
     texts = [model.prompt(c.label_ar, c.label_en, c.signed_language) for c in infos]
     langs = [c.signed_language for c in infos]
     val_items = [it for it in splits.val if it.cls in class_index]

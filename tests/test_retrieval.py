@@ -420,3 +420,74 @@ def test_signer_protocol_is_recorded_with_its_held_out_signers(isl_dir):
     run = RunConfig(datasets=[str(isl_dir)], name="x", protocol="auto")
     resolve_protocol(run, holdout)
     assert run.protocol == "holdout" and run.test_signers == []  # recordings, not signers, are held out
+
+
+def test_segment_pooling_keeps_the_order_of_movements_and_ignores_padding():
+    from retrieval.model import segment_means
+    h = torch.arange(8.0).reshape(1, 8, 1).repeat(2, 1, 1)
+    fm = torch.ones(2, 8, dtype=torch.bool)
+    fm[1, 3:] = False  # 3 valid frames: fewer than shares
+    segs = [s[:, 0].tolist() for s in segment_means(h, fm, 4)]
+    assert segs == [[0.5, 0.0], [2.5, 1.0], [4.5, 2.0], [6.5, 2.0]]
+    # a movement and the same movement played backwards: same mean, different segments
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    cfg.pose.pool = "seg4"
+    model = RetrievalModel(cfg).eval()
+    j = cfg.pose.joints  # the joints the tower reads
+    x = torch.linspace(-1, 1, 20)[None, :, None, None] * torch.ones(1, 20, j, 3)
+    jm, fmx = torch.ones(1, 20, j, dtype=torch.bool), torch.ones(1, 20, dtype=torch.bool)
+    with torch.no_grad():
+        fwd, back = model.pose(x, jm, fmx), model.pose(x.flip(1), jm, fmx)
+    d = cfg.pose.d_model
+    assert fwd.shape == (1, 5 * d)
+    assert not torch.allclose(fwd[:, d:2 * d], back[:, d:2 * d], atol=1e-3)
+
+
+def test_without_depth_z_does_not_change_the_pose_embedding(isl_items):
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    cfg.pose.depth = False
+    model = RetrievalModel(cfg).eval()
+    x, jm, fm = _batch(isl_items.train[:2])
+    z = x.clone()
+    z[..., 2] = torch.where(jm, torch.randn_like(z[..., 2]), torch.zeros_like(z[..., 2]))
+    y = x.clone()
+    y[..., 1] += torch.where(jm, 0.3 * torch.ones_like(y[..., 1]), torch.zeros_like(y[..., 1]))
+    with torch.no_grad():
+        a, b, c = model.encode_pose(x, jm, fm), model.encode_pose(z, jm, fm), model.encode_pose(y, jm, fm)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(a, c, atol=1e-4)  # x and y still count
+
+
+def test_hand_shape_features_ignore_where_the_hand_is_how_big_and_turned():
+    from retrieval.model import HAND_BENDS, HAND_PAIRS, hand_joints, hand_shape_features
+    rng = np.random.default_rng(0)
+    h = torch.tensor(rng.normal(size=(1, 4, 21, 3)), dtype=torch.float32)
+    th = 0.7
+    rot = torch.tensor([[np.cos(th), -np.sin(th), 0], [np.sin(th), np.cos(th), 0], [0, 0, 1]], dtype=torch.float32)
+    moved = 1.8 * h @ rot.T + torch.tensor([0.5, -2.0, 0.1])
+    present = torch.tensor([[True, True, False, True]])
+    f, g = hand_shape_features(h, present), hand_shape_features(moved, present)
+    assert f.shape == (1, 4, len(HAND_BENDS) + len(HAND_PAIRS))
+    torch.testing.assert_close(f, g, atol=1e-4, rtol=1e-4)
+    assert torch.all(f[0, 2] == 0)  # a missing hand reads as zeros
+    bent = h.clone()
+    bent[:, :, 8] = bent[:, :, 5]  # index fingertip folded onto its base
+    assert not torch.allclose(hand_shape_features(bent, present), f, atol=1e-3)
+    # both hands of the MediaPipe layout are found among the selected joints; Kinect has none
+    from retrieval.model import joint_indices
+    assert [len(x) for x in hand_joints("syrisign193", joint_indices("syrisign193", "face16"))] == [21, 21]
+    assert hand_joints("kinect20", list(range(20))) == []
+
+
+def test_standardize_none_keeps_shoulder_widths(isl_dir, tmp_path):
+    from retrieval.train import config_from_args, train_on_splits
+    args = _train_args(isl_dir, tmp_path / "m.pt", "--standardize", "none", "--epochs", "1", "--depth", "off")
+    run = config_from_args(args)
+    assert run.model.pose.standardize == "none" and run.model.pose.depth is False
+    splits = make_splits([str(isl_dir)], "signer", run.model.features(), test_signers=["rajat"], val_fraction=0)
+    model, _ = train_on_splits(run, splits, tmp_path / "m.pt", quiet=True)
+    assert torch.all(model.pose.mean == 0) and torch.all(model.pose.std == 1)
+    again = load_model(tmp_path / "m.pt").model
+    assert again.cfg.pose.standardize == "none" and again.cfg.pose.depth is False
