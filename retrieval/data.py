@@ -344,18 +344,50 @@ def scale_limbs(x: np.ndarray, m: np.ndarray, tree: list[tuple[int, int]], amoun
     return np.where(m[..., None], out, 0.0).astype(np.float32)
 
 
+def arm_joints(layout: str) -> tuple[list[int], list[int]]:
+    """``(elbows, hands)``: the layout's elbow joints, and the joints that move with the wrists (wrists,
+    pose hand points, hand landmarks)."""
+    from syrisign.skeletons import LEFT_HAND, RIGHT_HAND, get_skeleton
+    sk = get_skeleton(layout)
+    names = list(sk.index)
+    elbows = [i for i, n in enumerate(names) if "ELBOW" in n.upper()]
+    hand_words = ("WRIST", "PINKY", "INDEX", "THUMB", "HANDL", "HANDR")
+    hands = [i for i, n in enumerate(names) if any(w in n.upper() for w in hand_words)]
+    for comp in (LEFT_HAND, RIGHT_HAND):
+        if sk.has(comp):
+            hands += list(range(sk.slices[comp].start, sk.slices[comp].stop))
+    return elbows, sorted(set(hands))
+
+
+def shift_signing_space(x: np.ndarray, m: np.ndarray, arms: tuple[list[int], list[int]], amount: float,
+                        rng: np.random.Generator) -> np.ndarray:
+    """Both hands moved by one random offset in the image plane (up to ``amount`` shoulder widths up or
+    down, half that sideways), the elbows by half of it: another signer signs higher, lower or wider."""
+    elbows, hands = arms
+    if not amount or not hands:
+        return x
+    d = np.array([rng.uniform(-amount / 2, amount / 2), rng.uniform(-amount, amount), 0.0], dtype=np.float32)
+    out = x.copy()
+    out[:, hands] += d
+    out[:, elbows] += d / 2
+    return np.where(m[..., None], out, 0.0).astype(np.float32)
+
+
 class TrainSet:
     """Map-style dataset of augmented items: ``(x (T, J, 3), mask (T, J), class index)``."""
 
     def __init__(self, items: list[Item], class_index: dict[str, int], layout: str,
                  aug: AugmentConfig | None, yaw_deg: float = 0.0, seed: int = 0, max_frames: int = 0,
-                 crop: float = 0.0, pitch_deg: float = 0.0, limb_scale: float = 0.0, jitter: float = 0.0):
+                 crop: float = 0.0, pitch_deg: float = 0.0, limb_scale: float = 0.0, jitter: float = 0.0,
+                 arm_shift: float = 0.0):
         self.items, self.class_index, self.layout, self.max_frames = items, class_index, layout, max_frames
         self.crop = crop
         self.aug, self.yaw_deg, self.pitch_deg = aug, yaw_deg, pitch_deg
         self.limb_scale, self.jitter = limb_scale, jitter
         self.tree = limb_tree(layout) if limb_scale else []
         self.attach = hand_attachments(layout) if limb_scale else []
+        self.arm_shift = arm_shift
+        self.arms = arm_joints(layout) if arm_shift else ([], [])
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -372,6 +404,7 @@ class TrainSet:
             x, m = augment(x, m, self.layout, self.aug, self.rng)
             x = rotate3d(x, m, self.yaw_deg, self.pitch_deg, self.rng)
             x = scale_limbs(x, m, self.tree, self.limb_scale, self.rng, self.attach)
+            x = shift_signing_space(x, m, self.arms, self.arm_shift, self.rng)
             if self.jitter:
                 x = np.where(m[..., None], x + self.rng.normal(0, self.jitter, x.shape), 0.0).astype(np.float32)
         if self.max_frames and len(x) > self.max_frames:  # a slowed-down copy: subsample evenly

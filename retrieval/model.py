@@ -143,6 +143,7 @@ class PoseEncoderConfig:
     bones: bool = True  # unit direction of each limb (body proportions removed; finger directions = hand shape)
     positions: str = "all"  # joints whose positions and velocities are read: all | body (not hands, not face)
     pool: str = "mean"  # mean | meanmax | seg4 (mean + the means of 4 consecutive quarters: keeps the order of movements)
+    encoder: str = "transformer"  # transformer over frames | mlp over the flattened frames (needs fixed_frames)
     standardize: str = "joint"  # joint: per-joint statistics of the training set (SignCLIP E6.1) | none: shoulder widths
     depth: bool = True  # read z; off: x, y only (monocular MediaPipe depth is a guess that differs between signers)
     hand_shape: bool = False  # rotation- and size-invariant hand shape per hand (finger bend cosines, fingertip distances)
@@ -247,6 +248,14 @@ class PoseEncoder(nn.Module):
         c = 3 if cfg.depth else 2
         in_dim = (len(pj) * c * (2 if cfg.velocity else 1) + j + c * len(limbs)
                   + len(hands) * (len(HAND_BENDS) + len(HAND_PAIRS)))
+        self.in_dim = in_dim
+        if cfg.encoder == "mlp":  # a template over time: every frame's features at its place in the sign
+            self.mlp = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(cfg.max_frames * in_dim, 2 * cfg.d_model),
+                                     nn.GELU(), nn.Dropout(cfg.dropout), nn.Linear(2 * cfg.d_model, cfg.d_model))
+            self.out_dim = cfg.d_model
+            return
+        if cfg.encoder != "transformer":
+            raise ValueError(f"unknown pose encoder {cfg.encoder!r}; use transformer or mlp")
         self.inp = nn.Sequential(nn.Linear(in_dim, cfg.d_model), nn.GELU(), nn.Dropout(cfg.dropout),
                                  nn.Linear(cfg.d_model, cfg.d_model))
         self.pos = nn.Parameter(torch.zeros(cfg.max_frames, cfg.d_model))
@@ -287,6 +296,10 @@ class PoseEncoder(nn.Module):
     def forward(self, x: torch.Tensor, jm: torch.Tensor, fm: torch.Tensor) -> torch.Tensor:
         t = x.shape[1]
         assert t <= self.cfg.max_frames, f"{t} frames > max_frames {self.cfg.max_frames}"
+        if self.cfg.encoder == "mlp":
+            f = self.frame_features(x, jm, fm) * fm[..., None].to(x.dtype)
+            f = F.pad(f, (0, 0, 0, self.cfg.max_frames - t))  # (B, max_frames, F): padding reads as zeros
+            return self.mlp(f.flatten(1))
         h = self.inp(self.frame_features(x, jm, fm)) + self.pos[:t]  # (B, T, D)
         h = self.encoder(h, src_key_padding_mask=~fm)
         h = self.norm(h)
@@ -415,7 +428,12 @@ class RetrievalModel(nn.Module):
         self.cfg = cfg
         self.register_buffer("joint_idx", torch.tensor(joint_indices(cfg.layout, cfg.joint_subset)), persistent=False)
         cfg.pose.joints = len(self.joint_idx)
-        cfg.pose.max_frames = max(cfg.pose.max_frames, cfg.max_frames, cfg.fixed_frames)
+        if cfg.pose.encoder == "mlp":  # the flattened template has one place per resampled frame
+            if not cfg.fixed_frames:
+                raise ValueError("the mlp pose encoder needs fixed_frames > 0 (--fixed-frames)")
+            cfg.pose.max_frames = cfg.fixed_frames
+        else:
+            cfg.pose.max_frames = max(cfg.pose.max_frames, cfg.max_frames, cfg.fixed_frames)
         self.pose = PoseEncoder(cfg.pose, limbs_within(cfg.layout, self.joint_idx.tolist()),
                                 position_joints(cfg.layout, self.joint_idx.tolist(), cfg.pose.positions),
                                 hand_joints(cfg.layout, self.joint_idx.tolist()))

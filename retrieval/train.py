@@ -26,6 +26,8 @@ from syrisign.ml.features import AugmentConfig
 from syrisign.ml.trainer import TrainConfig
 
 DATASET_ALIASES = {"arabic": ("karsl-words", "karsl-letters", "jos")}
+# datasets of letters and numbers: hand shape is what tells their signs apart
+HANDSHAPE_DATASETS = ("karsl-letters", "jos", "asl-app")
 
 
 @dataclass
@@ -45,6 +47,7 @@ class RunConfig:
     pitch_deg: float = 0.0
     limb_scale: float = 0.0
     jitter: float = 0.0
+    arm_shift: float = 0.0
     text_lr: float = 1e-4
     out: str = ""
     model: object = None  # RetrievalConfig
@@ -56,7 +59,8 @@ class RunConfig:
                 "val_signers": self.val_signers, "classes": self.classes, "val_fraction": self.val_fraction,
                 "max_per_class": self.max_per_class, "seed": self.seed,
                 "augment": asdict(self.augment) if self.augment else None, "yaw_deg": self.yaw_deg, "crop": self.crop,
-                "pitch_deg": self.pitch_deg, "limb_scale": self.limb_scale, "jitter": self.jitter}
+                "pitch_deg": self.pitch_deg, "limb_scale": self.limb_scale, "jitter": self.jitter,
+                **({"arm_shift": self.arm_shift} if self.arm_shift else {})}
 
 
 def _csv(s: str) -> list[str]:
@@ -95,7 +99,11 @@ def add_arguments(p, for_eval: bool = False) -> None:
     g.add_argument("--max-frames", type=int, default=96)
     g.add_argument("--fixed-frames", type=int, default=-1,
                    help="resample every sign to this many frames inside the model (time-normalized; 0 = off; "
-                        "default 32)")
+                        "default 16 for the mlp encoder, else 32)")
+    g.add_argument("--encoder", default="auto", choices=["auto", "transformer", "mlp"],
+                   help="pose tower: transformer over frames, or mlp over the flattened time-normalized frames "
+                        "(a template of where each joint is when); auto: mlp for MediaPipe word datasets, else "
+                        "transformer")
     g.add_argument("--d-model", type=int, default=128)
     g.add_argument("--layers", type=int, default=3)
     g.add_argument("--heads", type=int, default=4)
@@ -105,19 +113,22 @@ def add_arguments(p, for_eval: bool = False) -> None:
                    help="frame pooling: mean, meanmax, or seg4 (mean + means of 4 consecutive quarters: the "
                         "order of movements)")
     g.add_argument("--no-velocity", action="store_true")
-    g.add_argument("--no-bones", action="store_true", help="no limb-direction features")
+    g.add_argument("--bones", default="auto", choices=["auto", "on", "off"],
+                   help="limb directions (finger bones: hand shape as it faces the camera); auto: off for MediaPipe "
+                        "word datasets, on otherwise (letters need hand shape; Kinect has no fingers)")
     g.add_argument("--hand-shape", action="store_true",
                    help="add rotation- and size-invariant hand-shape features (finger bends, fingertip distances in "
                         "palm lengths)")
-    g.add_argument("--standardize", default="joint", choices=["joint", "none"],
+    g.add_argument("--standardize", default="auto", choices=["auto", "joint", "none"],
                    help="joint: per-joint training-set statistics (SignCLIP E6.1); none: positions stay in shoulder "
-                        "widths (a still joint's tiny spread is not blown up)")
+                        "widths (a still joint's tiny spread is not blown up); auto: joint for Kinect, none for MediaPipe")
     g.add_argument("--depth", default="auto", choices=["auto", "on", "off"],
                    help="read the z coordinate; auto: on for Kinect (measured depth), off for MediaPipe (z is "
                         "estimated from one camera)")
-    g.add_argument("--positions", default="all", choices=["all", "body"],
-                   help="joints whose positions/velocities are read: all, or body (hands and face only through "
-                        "limb directions)")
+    g.add_argument("--positions", default="auto", choices=["auto", "all", "body"],
+                   help="joints whose positions/velocities are read: all, or body (the pose landmarks: arms, wrists, "
+                        "head; hands and face only through limb directions if any); auto: body for MediaPipe word "
+                        "datasets, all otherwise")
     a = p.add_argument_group("augmentation")
     a.add_argument("--no-augment", action="store_true")
     a.add_argument("--rotate", type=float, default=12.0, help="degrees")
@@ -132,6 +143,9 @@ def add_arguments(p, for_eval: bool = False) -> None:
                    help="rotation about the horizontal axis, degrees (default 0; ISL 15)")
     a.add_argument("--limb-scale", type=float, default=0.15,
                    help="scale each limb by up to this share (another body; 0 = off)")
+    a.add_argument("--arm-shift", type=float, default=-1.0,
+                   help="move both hands by one random offset up to this many shoulder widths (elbows half): "
+                        "another signer's signing space (default 0.25 for MediaPipe word datasets, else 0)")
     a.add_argument("--jitter", type=float, default=-1.0,
                    help="Gaussian landmark noise, shoulder widths (default 0.005; ISL 0.01)")
     a.add_argument("--crop", type=float, default=0.1, help="drop up to this share of frames at each end")
@@ -144,8 +158,10 @@ def add_arguments(p, for_eval: bool = False) -> None:
     t.add_argument("--text-lr", type=float, default=1e-4, help="learning rate of a trainable BERT tower")
     t.add_argument("--weight-decay", type=float, default=0.05)
     t.add_argument("--patience", type=int, default=20)
-    t.add_argument("--monitor", default="val_score",
-                   help="val_score (max; = val R@1 - 0.1 val loss, the default), val_r1 (max) or val_loss (min)")
+    t.add_argument("--monitor", default="auto",
+                   help="val_score (max; = val R@1 - 0.1 val loss), val_r1 (max), val_loss (min) or epoch (keep the "
+                        "last epoch: no early stopping); auto: epoch when the validation recordings are of one "
+                        "signer (they only tell how well the model knows that signer, and saturate), else val_score")
     t.add_argument("--max-minutes", type=float, default=14.0, help="time budget (0 = none)")
     t.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads (default 0: the cores not busy with other work, at least 1)")
@@ -179,13 +195,25 @@ def config_from_args(args) -> RunConfig:
     mirror = args.mirror_p
     yaw = args.yaw if args.yaw >= 0 else (30.0 if layout == "kinect20" else 0.0)
     pitch = args.pitch if args.pitch >= 0 else (15.0 if layout == "kinect20" else 0.0)
+    # Measured on KArSL words across signers (results/retrieval.md): MediaPipe's z (a guess from one camera),
+    # per-joint standardization (it blows up still joints' signer-specific offsets) and finger and face
+    # positions make a one-signer model worse on the other signer; the body's 2-D movement carries the word,
+    # and an MLP over 16 time-normalized frames transfers better than the transformer (a template, like the
+    # baselines, with less room to learn the one signer's manner).
+    kinect_layout = layout == "kinect20"
+    words_view = not kinect_layout and not any(Path(d).name in HANDSHAPE_DATASETS for d in datasets)
+    encoder = args.encoder if args.encoder != "auto" else ("mlp" if words_view else "transformer")
     model = RetrievalConfig(
         layout=layout, joint_subset=joints, fps=fps, max_frames=args.max_frames, embed_dim=args.embed_dim,
-        fixed_frames=args.fixed_frames if args.fixed_frames >= 0 else 32,
+        fixed_frames=args.fixed_frames if args.fixed_frames >= 0 else (16 if encoder == "mlp" else 32),
         pose=PoseEncoderConfig(d_model=args.d_model, layers=args.layers, heads=args.heads, dropout=args.dropout,
-                               max_frames=args.max_frames, velocity=not args.no_velocity, bones=not args.no_bones, positions=args.positions,
-                               pool=args.pool, hand_shape=args.hand_shape, standardize=args.standardize,
-                               depth=args.depth == "on" or (args.depth == "auto" and layout == "kinect20")),
+                               max_frames=args.max_frames, velocity=not args.no_velocity,
+                               bones=args.bones == "on" or (args.bones == "auto" and not words_view),
+                               positions=args.positions if args.positions != "auto" else ("body" if words_view else "all"),
+                               pool=args.pool, hand_shape=args.hand_shape, encoder=encoder,
+                               standardize=args.standardize if args.standardize != "auto" else (
+                                   "joint" if kinect_layout else "none"),
+                               depth=args.depth == "on" or (args.depth == "auto" and kinect_layout)),
         text=TextConfig(kind=args.text, encoder=args.text_encoder, lora_rank=args.lora_rank, prompt=args.prompt,
                         proj=args.text_proj),
         loss=args.loss, text_reg=args.text_reg)
@@ -213,6 +241,7 @@ def config_from_args(args) -> RunConfig:
                      max_per_class=args.max_per_class, seed=args.seed, augment=aug, yaw_deg=yaw, crop=args.crop, pitch_deg=pitch,
                      limb_scale=args.limb_scale,
                      jitter=args.jitter if args.jitter >= 0 else (0.01 if layout == "kinect20" else 0.005),
+                     arm_shift=args.arm_shift if args.arm_shift >= 0 else (0.25 if words_view else 0.0),
                      text_lr=args.text_lr, out=out, model=model, train=train)
 
 
@@ -294,6 +323,9 @@ def train_on_splits(run: RunConfig, splits, out: str | Path, fresh: bool = False
                 "val_score": met["V2T_R@1"] - 0.1 * float(loss)}
 
     tcfg = copy.deepcopy(run.train)
+    if tcfg.monitor == "auto":
+        one_signer = len({it.sample.signer for it in val_items}) <= 1
+        tcfg.monitor, tcfg.mode = ("epoch", "max") if one_signer else ("val_score", "max")
     if not val_items:
         tcfg.monitor, tcfg.mode = "train_loss", "min"
     text_params = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("text.")
@@ -305,7 +337,8 @@ def train_on_splits(run: RunConfig, splits, out: str | Path, fresh: bool = False
              "text_in_dim": getattr(model.text, "in_dim", None), "splits": splits.describe(),
              "train_config": asdict(tcfg)}
     trainer = Trainer(model, tcfg, TrainSet(splits.train, class_index, cfg.layout, run.augment, run.yaw_deg, run.seed,
-                                    cfg.max_frames, run.crop, run.pitch_deg, run.limb_scale, run.jitter),
+                                    cfg.max_frames, run.crop, run.pitch_deg, run.limb_scale, run.jitter,
+                                    run.arm_shift),
                       step, validate, out, KIND, cfg, checkpoint_extra=lambda: extra, collate_fn=collate_items,
                       progress=not quiet, params=groups)
     out = Path(out)

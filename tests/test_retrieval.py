@@ -178,9 +178,13 @@ def test_embeddings_are_normalized(isl_items):
     np.testing.assert_allclose(np.linalg.norm(t, axis=1), 1.0, atol=1e-5)
 
 
-def test_masked_frames_and_joints_do_not_change_the_pose_embedding(isl_items):
+@pytest.mark.parametrize("encoder, pool, fixed", [("transformer", "mean", 0), ("transformer", "seg4", 0),
+                                                  ("mlp", "mean", 16)])
+def test_masked_frames_and_joints_do_not_change_the_pose_embedding(isl_items, encoder, pool, fixed):
     torch.manual_seed(0)
-    model = RetrievalModel(tiny_config()).eval()
+    cfg = tiny_config()
+    cfg.pose.encoder, cfg.pose.pool, cfg.fixed_frames = encoder, pool, fixed
+    model = RetrievalModel(cfg).eval()
     it = min(isl_items.train, key=lambda i: len(i.x))
     x, jm, fm = _batch([it])
     with torch.no_grad():
@@ -444,6 +448,13 @@ def test_segment_pooling_keeps_the_order_of_movements_and_ignores_padding():
     assert not torch.allclose(fwd[:, d:2 * d], back[:, d:2 * d], atol=1e-3)
 
 
+def test_mlp_encoder_needs_time_normalized_frames():
+    cfg = tiny_config()
+    cfg.pose.encoder = "mlp"
+    with pytest.raises(ValueError, match="fixed_frames"):
+        RetrievalModel(cfg)
+
+
 def test_without_depth_z_does_not_change_the_pose_embedding(isl_items):
     torch.manual_seed(0)
     cfg = tiny_config()
@@ -491,3 +502,61 @@ def test_standardize_none_keeps_shoulder_widths(isl_dir, tmp_path):
     assert torch.all(model.pose.mean == 0) and torch.all(model.pose.std == 1)
     again = load_model(tmp_path / "m.pt").model
     assert again.cfg.pose.standardize == "none" and again.cfg.pose.depth is False
+
+
+@pytest.mark.parametrize("dataset, layout, view", [
+    ("isl", "kinect20", ("all", True, "joint", True, "transformer", 32)),
+    ("karsl-words", "syrisign193", ("body", False, "none", False, "mlp", 16)),
+    ("karsl-words,karsl-letters,jos", "syrisign193", ("all", True, "none", False, "transformer", 32)),
+])
+def test_default_pose_view_follows_layout_and_datasets(dataset, layout, view):
+    from retrieval.train import config_from_args
+    run = config_from_args(_train_args(dataset, "unused.pt", "--layout", layout))
+    cfg, pose = run.model, run.model.pose
+    assert (pose.positions, pose.bones, pose.standardize, pose.depth, pose.encoder, cfg.fixed_frames) == view
+    assert run.arm_shift == (0.25 if pose.encoder == "mlp" else 0.0)
+    explicit = config_from_args(_train_args(dataset, "unused.pt", "--layout", layout, "--positions", "all",
+                                            "--bones", "on", "--standardize", "joint", "--depth", "on")).model.pose
+    assert (explicit.positions, explicit.bones, explicit.standardize, explicit.depth) == ("all", True, "joint", True)
+
+
+def test_one_signer_validation_keeps_the_last_epoch(isl_dir, tmp_path):
+    """A validation set of the training signer saturates and cannot pick the epoch that transfers to
+    another signer: then the last epoch is kept (monitor auto -> epoch); with several signers, val_score."""
+    from retrieval.train import config_from_args, train_on_splits
+    from syrisign.ml.checkpoint import load_checkpoint
+    run = config_from_args(_train_args(isl_dir, tmp_path / "a.pt", "--epochs", "2"))
+    assert run.train.monitor == "auto"
+    feat = run.model.features()
+    one = make_splits([str(isl_dir)], "signer", feat, test_signers=["rajat"], val_signers=["gautam"])
+    many = make_splits([str(isl_dir)], "signer", feat, test_signers=["rajat"], val_fraction=0.5)
+    assert {it.sample.signer for it in one.val} == {"gautam"}
+    assert len({it.sample.signer for it in many.val}) == 2
+    got = {}
+    for name, splits in (("one", one), ("many", many)):
+        _, res = train_on_splits(run, splits, tmp_path / f"{name}.pt", quiet=True)
+        ck = load_checkpoint(tmp_path / f"{name}.pt", "retrieval")
+        got[name] = (ck["train_config"]["monitor"], res["best_epoch"])
+    assert got["one"] == ("epoch", 2)
+    assert got["many"][0] == "val_score"
+
+
+def test_signing_space_shift_moves_hands_together_and_elbows_half():
+    from retrieval.data import arm_joints, shift_signing_space
+    from syrisign.skeletons import get_skeleton
+    sk = get_skeleton("syrisign193")
+    elbows, hands = arm_joints("syrisign193")
+    assert len(elbows) == 2 and set(range(*sk.slices["right_hand"].indices(sk.num_joints))) <= set(hands)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5, sk.num_joints, 3)).astype(np.float32)
+    m = np.ones((5, sk.num_joints), dtype=bool)
+    m[2, hands[0]] = False
+    x[~m] = 0
+    y = shift_signing_space(x, m, (elbows, hands), 0.3, np.random.default_rng(1))
+    d = y - x
+    moved = d[0, hands[1]]
+    assert np.abs(moved[:2]).max() > 0 and moved[2] == 0 and np.abs(moved).max() <= 0.3
+    np.testing.assert_allclose(d[:, hands][m[:, hands]], np.broadcast_to(moved, d[:, hands][m[:, hands]].shape), atol=1e-6)
+    np.testing.assert_allclose(d[:, elbows], np.broadcast_to(moved / 2, d[:, elbows].shape), atol=1e-6)
+    others = [i for i in range(sk.num_joints) if i not in set(hands) | set(elbows)]
+    assert np.all(d[:, others] == 0) and y[2, hands[0]].tolist() == [0, 0, 0]
