@@ -121,10 +121,11 @@ def add_arguments(p, for_eval: bool = False) -> None:
                         "palm lengths)")
     g.add_argument("--standardize", default="auto", choices=["auto", "joint", "none"],
                    help="joint: per-joint training-set statistics (SignCLIP E6.1); none: positions stay in shoulder "
-                        "widths (a still joint's tiny spread is not blown up); auto: joint for Kinect, none for MediaPipe")
+                        "widths (a still joint's tiny spread is not blown up); auto: none for MediaPipe word datasets, else "
+                        "joint")
     g.add_argument("--depth", default="auto", choices=["auto", "on", "off"],
-                   help="read the z coordinate; auto: on for Kinect (measured depth), off for MediaPipe (z is "
-                        "estimated from one camera)")
+                   help="read the z coordinate; auto: off for MediaPipe word datasets (z is estimated from one "
+                        "camera and differs between signers), else on")
     g.add_argument("--positions", default="auto", choices=["auto", "all", "body"],
                    help="joints whose positions/velocities are read: all, or body (the pose landmarks: arms, wrists, "
                         "head; hands and face only through limb directions if any); auto: body for MediaPipe word "
@@ -212,8 +213,8 @@ def config_from_args(args) -> RunConfig:
                                positions=args.positions if args.positions != "auto" else ("body" if words_view else "all"),
                                pool=args.pool, hand_shape=args.hand_shape, encoder=encoder,
                                standardize=args.standardize if args.standardize != "auto" else (
-                                   "joint" if kinect_layout else "none"),
-                               depth=args.depth == "on" or (args.depth == "auto" and kinect_layout)),
+                                   "none" if words_view else "joint"),
+                               depth=args.depth == "on" or (args.depth == "auto" and not words_view)),
         text=TextConfig(kind=args.text, encoder=args.text_encoder, lora_rank=args.lora_rank, prompt=args.prompt,
                         proj=args.text_proj),
         loss=args.loss, text_reg=args.text_reg)

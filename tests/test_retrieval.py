@@ -507,7 +507,7 @@ def test_standardize_none_keeps_shoulder_widths(isl_dir, tmp_path):
 @pytest.mark.parametrize("dataset, layout, view", [
     ("isl", "kinect20", ("all", True, "joint", True, "transformer", 32)),
     ("karsl-words", "syrisign193", ("body", False, "none", False, "mlp", 16)),
-    ("karsl-words,karsl-letters,jos", "syrisign193", ("all", True, "none", False, "transformer", 32)),
+    ("karsl-words,karsl-letters,jos", "syrisign193", ("all", True, "joint", True, "transformer", 32)),
 ])
 def test_default_pose_view_follows_layout_and_datasets(dataset, layout, view):
     from retrieval.train import config_from_args
