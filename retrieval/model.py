@@ -142,11 +142,14 @@ class PoseEncoderConfig:
     velocity: bool = True
     bones: bool = True  # unit direction of each limb (body proportions removed; finger directions = hand shape)
     positions: str = "all"  # joints whose positions and velocities are read: all | body (not hands, not face)
-    pool: str = "mean"  # mean | meanmax | seg4 (mean + the means of 4 consecutive quarters: keeps the order of movements)
+    # mean | meanmax | seg4 (mean + the means of 4 consecutive quarters: keeps the order of movements)
+    pool: str = "mean"
     encoder: str = "transformer"  # transformer over frames | mlp over the flattened frames (needs fixed_frames)
-    standardize: str = "joint"  # joint: per-joint statistics of the training set (SignCLIP E6.1) | none: shoulder widths
-    depth: bool = True  # read z; off: x, y only (monocular MediaPipe depth is a guess that differs between signers)
-    hand_shape: bool = False  # rotation- and size-invariant hand shape per hand (finger bend cosines, fingertip distances)
+    # joint: per-joint statistics of the training set (SignCLIP E6.1) | none: positions in shoulder widths
+    standardize: str = "joint"
+    depth: bool = True  # read z; off: x, y only (monocular MediaPipe z is a guess that differs between signers)
+    # rotation- and size-invariant hand shape per hand (finger bend cosines, fingertip distances)
+    hand_shape: bool = False
 
 
 @dataclass

@@ -26,8 +26,10 @@ from syrisign.ml.features import AugmentConfig
 from syrisign.ml.trainer import TrainConfig
 
 DATASET_ALIASES = {"arabic": ("karsl-words", "karsl-letters", "jos")}
-# datasets of letters and numbers: hand shape is what tells their signs apart
-HANDSHAPE_DATASETS = ("karsl-letters", "jos", "asl-app")
+# MediaPipe datasets of word signs that get the "words view" pose tower (measured there, results/retrieval.md
+# section 1b); letters and numbers (karsl-letters, jos, asl-app) need hand shape, and other datasets keep the
+# general transformer view until measured
+WORD_DATASETS = ("karsl-words",)
 
 
 @dataclass
@@ -102,7 +104,7 @@ def add_arguments(p, for_eval: bool = False) -> None:
                         "default 16 for the mlp encoder, else 32)")
     g.add_argument("--encoder", default="auto", choices=["auto", "transformer", "mlp"],
                    help="pose tower: transformer over frames, or mlp over the flattened time-normalized frames "
-                        "(a template of where each joint is when); auto: mlp for MediaPipe word datasets, else "
+                        "(a template of where each joint is when); auto: mlp for karsl-words, else "
                         "transformer")
     g.add_argument("--d-model", type=int, default=128)
     g.add_argument("--layers", type=int, default=3)
@@ -114,22 +116,22 @@ def add_arguments(p, for_eval: bool = False) -> None:
                         "order of movements)")
     g.add_argument("--no-velocity", action="store_true")
     g.add_argument("--bones", default="auto", choices=["auto", "on", "off"],
-                   help="limb directions (finger bones: hand shape as it faces the camera); auto: off for MediaPipe "
-                        "word datasets, on otherwise (letters need hand shape; Kinect has no fingers)")
+                   help="limb directions (finger bones: hand shape as it faces the camera); auto: off for "
+                        "karsl-words, on otherwise (letters need hand shape; Kinect has no fingers)")
     g.add_argument("--hand-shape", action="store_true",
                    help="add rotation- and size-invariant hand-shape features (finger bends, fingertip distances in "
                         "palm lengths)")
     g.add_argument("--standardize", default="auto", choices=["auto", "joint", "none"],
                    help="joint: per-joint training-set statistics (SignCLIP E6.1); none: positions stay in shoulder "
-                        "widths (a still joint's tiny spread is not blown up); auto: none for MediaPipe word datasets, else "
+                        "widths (a still joint's tiny spread is not blown up); auto: none for karsl-words, else "
                         "joint")
     g.add_argument("--depth", default="auto", choices=["auto", "on", "off"],
-                   help="read the z coordinate; auto: off for MediaPipe word datasets (z is estimated from one "
+                   help="read the z coordinate; auto: off for karsl-words (z is estimated from one "
                         "camera and differs between signers), else on")
     g.add_argument("--positions", default="auto", choices=["auto", "all", "body"],
                    help="joints whose positions/velocities are read: all, or body (the pose landmarks: arms, wrists, "
-                        "head; hands and face only through limb directions if any); auto: body for MediaPipe word "
-                        "datasets, all otherwise")
+                        "head; hands and face only through limb directions if any); auto: body for karsl-words, "
+                        "all otherwise")
     a = p.add_argument_group("augmentation")
     a.add_argument("--no-augment", action="store_true")
     a.add_argument("--rotate", type=float, default=12.0, help="degrees")
@@ -146,7 +148,7 @@ def add_arguments(p, for_eval: bool = False) -> None:
                    help="scale each limb by up to this share (another body; 0 = off)")
     a.add_argument("--arm-shift", type=float, default=-1.0,
                    help="move both hands by one random offset up to this many shoulder widths (elbows half): "
-                        "another signer's signing space (default 0.25 for MediaPipe word datasets, else 0)")
+                        "another signer's signing space (default 0.25 for karsl-words, else 0)")
     a.add_argument("--jitter", type=float, default=-1.0,
                    help="Gaussian landmark noise, shoulder widths (default 0.005; ISL 0.01)")
     a.add_argument("--crop", type=float, default=0.1, help="drop up to this share of frames at each end")
@@ -202,7 +204,7 @@ def config_from_args(args) -> RunConfig:
     # and an MLP over 16 time-normalized frames transfers better than the transformer (a template, like the
     # baselines, with less room to learn the one signer's manner).
     kinect_layout = layout == "kinect20"
-    words_view = not kinect_layout and not any(Path(d).name in HANDSHAPE_DATASETS for d in datasets)
+    words_view = not kinect_layout and all(Path(d).name in WORD_DATASETS for d in datasets)
     encoder = args.encoder if args.encoder != "auto" else ("mlp" if words_view else "transformer")
     model = RetrievalConfig(
         layout=layout, joint_subset=joints, fps=fps, max_frames=args.max_frames, embed_dim=args.embed_dim,
@@ -210,7 +212,8 @@ def config_from_args(args) -> RunConfig:
         pose=PoseEncoderConfig(d_model=args.d_model, layers=args.layers, heads=args.heads, dropout=args.dropout,
                                max_frames=args.max_frames, velocity=not args.no_velocity,
                                bones=args.bones == "on" or (args.bones == "auto" and not words_view),
-                               positions=args.positions if args.positions != "auto" else ("body" if words_view else "all"),
+                               positions=args.positions if args.positions != "auto" else (
+                                   "body" if words_view else "all"),
                                pool=args.pool, hand_shape=args.hand_shape, encoder=encoder,
                                standardize=args.standardize if args.standardize != "auto" else (
                                    "none" if words_view else "joint"),
@@ -274,7 +277,7 @@ def train_on_splits(run: RunConfig, splits, out: str | Path, fresh: bool = False
 
     from retrieval.data import TrainSet, collate_items, text_vocabulary
     from retrieval.evaluate import embed_classes, embed_items, evaluate_items, retrieval_metrics
-    from retrieval.model import KIND, RetrievalModel, batch_loss, joint_indices
+    from retrieval.model import KIND, RetrievalConfig, RetrievalModel, batch_loss, joint_indices
     from syrisign.ml.checkpoint import config_to_dict, load_checkpoint
     from syrisign.ml.features import Standardizer
     from syrisign.ml.trainer import Trainer
@@ -345,7 +348,9 @@ def train_on_splits(run: RunConfig, splits, out: str | Path, fresh: bool = False
     out = Path(out)
     if out.is_file() and not fresh:
         old = load_checkpoint(out, KIND)
-        if _norm(old.get("config")) != _norm(config_to_dict(cfg)) or _norm(old.get("run")) != _norm(run_info):
+        # options added since the checkpoint was made read as their defaults (the behaviour it was trained with)
+        old_cfg = config_to_dict(RetrievalConfig.from_dict(old.get("config") or {}))
+        if _norm(old_cfg) != _norm(config_to_dict(cfg)) or _norm(old.get("run")) != _norm(run_info):
             raise SyriSignError(f"{out} holds a model trained with other settings; use --fresh to overwrite it "
                                 "or --out for another file")
         if trainer.resume() and not quiet:

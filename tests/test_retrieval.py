@@ -556,7 +556,8 @@ def test_signing_space_shift_moves_hands_together_and_elbows_half():
     d = y - x
     moved = d[0, hands[1]]
     assert np.abs(moved[:2]).max() > 0 and moved[2] == 0 and np.abs(moved).max() <= 0.3
-    np.testing.assert_allclose(d[:, hands][m[:, hands]], np.broadcast_to(moved, d[:, hands][m[:, hands]].shape), atol=1e-6)
+    present = d[:, hands][m[:, hands]]
+    np.testing.assert_allclose(present, np.broadcast_to(moved, present.shape), atol=1e-6)
     np.testing.assert_allclose(d[:, elbows], np.broadcast_to(moved / 2, d[:, elbows].shape), atol=1e-6)
     others = [i for i in range(sk.num_joints) if i not in set(hands) | set(elbows)]
     assert np.all(d[:, others] == 0) and y[2, hands[0]].tolist() == [0, 0, 0]
