@@ -5,6 +5,10 @@ set's per-joint statistics (SignCLIP E6.1) → per-frame features (positions, ve
 presence) → linear embedding + positions → transformer encoder over the valid frames → masked
 mean pooling → projection → L2-normalized ``(B, E)``. Missing landmarks are zero and flagged;
 padded frames are excluded from attention and pooling, so they cannot change the embedding.
+Options (``PoseEncoderConfig``): an MLP over the flattened time-normalized frames instead of the transformer,
+positions in shoulder widths instead of standardized, x/y without MediaPipe's guessed z, only the body's
+pose landmarks, segment pooling, invariant hand-shape features. ``retrieval.train`` picks them per dataset
+(results/retrieval.md section 1b: KArSL words across signers).
 
 Text towers behind one interface, ``encode_text(texts, sign_langs) -> (N, E)``:
 
