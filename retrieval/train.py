@@ -176,6 +176,11 @@ def add_arguments(p, for_eval: bool = False) -> None:
     t.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _auto(choice: str, default: str) -> str:
+    """An option's value, or ``default`` where it was left at ``auto``."""
+    return default if choice == "auto" else choice
+
+
 def config_from_args(args) -> RunConfig:
     from retrieval.model import PoseEncoderConfig, RetrievalConfig, TextConfig
     from syrisign.ml.features import default_layout
@@ -193,31 +198,29 @@ def config_from_args(args) -> RunConfig:
             sks = sorted({s.skeleton for n in datasets for s in open_dataset(n).samples})
             layout = "kinect20" if sks == ["kinect20"] else (
                 "syrisign193" if "kinect20" not in sks else default_layout(sks))
-    joints = args.joints if args.joints != "auto" else ("upper" if layout == "kinect20" else "face16")
-    fps = args.fps or (15.0 if layout == "kinect20" else 25.0)
+    kinect_layout = layout == "kinect20"
+    joints = _auto(args.joints, "upper" if kinect_layout else "face16")
+    fps = args.fps or (15.0 if kinect_layout else 25.0)
     mirror = args.mirror_p
-    yaw = args.yaw if args.yaw >= 0 else (30.0 if layout == "kinect20" else 0.0)
-    pitch = args.pitch if args.pitch >= 0 else (15.0 if layout == "kinect20" else 0.0)
+    yaw = args.yaw if args.yaw >= 0 else (30.0 if kinect_layout else 0.0)
+    pitch = args.pitch if args.pitch >= 0 else (15.0 if kinect_layout else 0.0)
     # Measured on KArSL words across signers (results/retrieval.md): MediaPipe's z (a guess from one camera),
     # per-joint standardization (it blows up still joints' signer-specific offsets) and finger and face
     # positions make a one-signer model worse on the other signer; the body's 2-D movement carries the word,
     # and an MLP over 16 time-normalized frames transfers better than the transformer (a template, like the
     # baselines, with less room to learn the one signer's manner).
-    kinect_layout = layout == "kinect20"
     words_view = not kinect_layout and all(Path(d).name in WORD_DATASETS for d in datasets)
-    encoder = args.encoder if args.encoder != "auto" else ("mlp" if words_view else "transformer")
+    encoder = _auto(args.encoder, "mlp" if words_view else "transformer")
     model = RetrievalConfig(
         layout=layout, joint_subset=joints, fps=fps, max_frames=args.max_frames, embed_dim=args.embed_dim,
         fixed_frames=args.fixed_frames if args.fixed_frames >= 0 else (16 if encoder == "mlp" else 32),
         pose=PoseEncoderConfig(d_model=args.d_model, layers=args.layers, heads=args.heads, dropout=args.dropout,
                                max_frames=args.max_frames, velocity=not args.no_velocity,
-                               bones=args.bones == "on" or (args.bones == "auto" and not words_view),
-                               positions=args.positions if args.positions != "auto" else (
-                                   "body" if words_view else "all"),
+                               bones=_auto(args.bones, "off" if words_view else "on") == "on",
+                               positions=_auto(args.positions, "body" if words_view else "all"),
                                pool=args.pool, hand_shape=args.hand_shape, encoder=encoder,
-                               standardize=args.standardize if args.standardize != "auto" else (
-                                   "none" if words_view else "joint"),
-                               depth=args.depth == "on" or (args.depth == "auto" and not words_view)),
+                               standardize=_auto(args.standardize, "none" if words_view else "joint"),
+                               depth=_auto(args.depth, "off" if words_view else "on") == "on"),
         text=TextConfig(kind=args.text, encoder=args.text_encoder, lora_rank=args.lora_rank, prompt=args.prompt,
                         proj=args.text_proj),
         loss=args.loss, text_reg=args.text_reg)
@@ -244,7 +247,7 @@ def config_from_args(args) -> RunConfig:
                      val_signers=_csv(args.val_signers), classes=_csv(args.classes), val_fraction=args.val_fraction,
                      max_per_class=args.max_per_class, seed=args.seed, augment=aug, yaw_deg=yaw, crop=args.crop, pitch_deg=pitch,
                      limb_scale=args.limb_scale,
-                     jitter=args.jitter if args.jitter >= 0 else (0.01 if layout == "kinect20" else 0.005),
+                     jitter=args.jitter if args.jitter >= 0 else (0.01 if kinect_layout else 0.005),
                      arm_shift=args.arm_shift if args.arm_shift >= 0 else (0.25 if words_view else 0.0),
                      text_lr=args.text_lr, out=out, model=model, train=train)
 
