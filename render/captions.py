@@ -175,21 +175,35 @@ def _fit_font(text: str, max_w: int, max_h: int):
 
 @lru_cache(maxsize=512)
 def text_bar(text: str | None, subtext: str | None, width: int, height: int, sub_height: int,
-             background: RGB, color: RGB, sub_color: RGB) -> np.ndarray:
+             background: RGB, color: RGB, sub_color: RGB, tag: str | None = None,
+             tag_color: RGB | None = None) -> np.ndarray:
     """(height, width, 3) uint8: a bar with ``text`` centred and ``subtext`` in a second line below it.
 
-    ``sub_height`` rows at the bottom are the second line (0 for none).
+    ``sub_height`` rows at the bottom are the second line (0 for none). ``tag`` (e.g. the method's
+    name) is written small at the left end of the last line; the centred text keeps clear of it.
     """
     from PIL import Image, ImageDraw
 
     im = Image.new("RGB", (width, height), background)
     draw = ImageDraw.Draw(im)
     main_h = height - sub_height
-    for s, top, h, col in ((text, 0, main_h, color), (subtext, main_h, sub_height, sub_color)):
+    lines = [(text, 0, main_h, color), (subtext, main_h, sub_height, sub_color)]
+    reserve = 0
+    if tag:
+        top, h = (main_h, sub_height) if sub_height > 4 else (0, main_h)
+        visual = shape_text(tag)
+        font, (l, t, r, b) = _fit_font(visual, int(width * 0.3), int(min(h * 0.8, 0.045 * width + 4)))
+        ascent, descent = font.getmetrics()
+        pad = max(3, width // 80)
+        draw.text((pad - l, top + (h - (ascent + descent)) / 2), visual, font=font, fill=tag_color or sub_color)
+        reserve = r - l + 2 * pad
+    for k, (s, top, h, col) in enumerate(lines):
         if not s or h <= 4:
             continue
         visual = shape_text(s)
-        font, (l, t, r, b) = _fit_font(visual, int(width * 0.94), int(h * 0.84))
+        last = k == 1 or sub_height <= 4
+        room = width * 0.94 - (2 * reserve if tag and last else 0)
+        font, (l, t, r, b) = _fit_font(visual, int(max(room, width * 0.3)), int(h * 0.84))
         ascent, descent = font.getmetrics()
         x = (width - (r - l)) / 2 - l
         # centre the font's line box, not the ink box, so every text sits on the same baseline

@@ -52,11 +52,23 @@ class Frames:
             yield self[i]
 
 
-def _size(size: int | tuple[int, int]) -> tuple[int, int]:
-    w, h = (size, size) if isinstance(size, (int, np.integer)) else size
-    w, h = int(w), int(h)
+LAYOUTS = ("square", "portrait")
+MAX_SIZE = 4096
+
+
+def _size(size: int | tuple[int, int], layout: str = "square") -> tuple[int, int]:
+    """(width, height): an int is the width (square: also the height; portrait: 9:16, even)."""
+    if layout not in LAYOUTS:
+        raise RenderError(f"unknown layout {layout!r}: use {' or '.join(LAYOUTS)}")
+    if isinstance(size, (int, np.integer)):
+        w = int(size)
+        h = w if layout == "square" else 2 * int(round(w * 16 / 9 / 2))
+    else:
+        w, h = (int(v) for v in size)
     if w < 64 or h < 64:
         raise RenderError(f"frame size {w}x{h} is too small; use at least 64x64")
+    if max(w, h) > MAX_SIZE:
+        raise RenderError(f"frame size {w}x{h} is too large; use at most {MAX_SIZE} pixels a side")
     return w, h
 
 
@@ -70,46 +82,87 @@ def _even_timing(seq: PoseSequence, captions: list[Caption], fps: float | None) 
     return out, remap_captions(captions, times, fps, len(out))
 
 
+@dataclass(frozen=True)
+class FrameLayout:
+    """Where everything goes in a frame (pixels): bars, the main view, the close-up row."""
+
+    width: int
+    height: int
+    title: int  # rows of the title bar at the top (0 for none)
+    caption: int  # rows of the caption bar at the bottom (main line + second line)
+    subcaption: int  # of which the second line
+    main: tuple[int, int, int, int]  # x0, y0, x1, y1
+    row: tuple[tuple[int, int, int, int], ...] = ()  # close-up boxes of the portrait layout
+
+
+def frame_layout(width: int, height: int, style: RenderStyle, title: bool, captions: bool, second_line: bool,
+                 layout: str = "square", insets: bool = True) -> FrameLayout:
+    """Bars are sized on the frame's smaller side, so a portrait frame keeps the captions of a square one;
+    a portrait frame with close-ups gives them a row of two square boxes between the signer and the captions."""
+    unit = min(width, height)
+    title_h = int(round(style.title_height * unit)) if title else 0
+    cap_h = int(round(style.caption_height * unit)) if captions else 0
+    sub_h = int(round(style.subcaption_height * unit)) if captions and second_line else 0
+    bottom = height - cap_h - sub_h
+    row: tuple = ()
+    if layout == "portrait" and insets:
+        pad = max(2, int(round(0.02 * width)))
+        side = (width - 3 * pad) // 2
+        if bottom - title_h - side - 2 * pad >= 0.4 * width:  # room for the signer above the row
+            y0 = bottom - pad - side
+            row = ((pad, y0, pad + side, y0 + side), (2 * pad + side, y0, 2 * pad + 2 * side, y0 + side))
+            bottom = y0 - pad
+    return FrameLayout(width, height, title_h, cap_h + sub_h, sub_h, (0, title_h, width, bottom), row)
+
+
 def render_frames(seq: PoseSequence, size: int | tuple[int, int] = 512, captions: Iterable[Any] | None = None,
                   title: str | None = None, *, framing: Framing | str | None = None,
                   style: RenderStyle | None = None, fps: float | None = None,
-                  second_line: bool | None = None) -> Frames:
+                  second_line: bool | None = None, layout: str = "square", insets: bool = True,
+                  title_bar: bool = True) -> Frames:
     """Frames of a skeleton animation.
 
-    ``size`` is the frame size (an int for square, or (width, height)); title and caption bars are
-    inside it. ``captions`` are (start, end, text[, subtext]) segments, end exclusive, or objects
-    with start/end/label; a caption bar is reserved whenever captions are given. Sequences with
-    uneven timestamps are resampled to even frames at ``fps`` (default ``seq.fps``), captions
-    follow. A second caption line is reserved when a caption has ``subtext`` (or when
-    ``second_line=True``). ``framing`` defaults to the sequence's own shoulders; pass one :class:`Framing` to
-    several calls to share a camera, or ``"fit"`` for skeletons without shoulders.
+    ``size`` is the frame width (an int: square, or 9:16 for ``layout="portrait"``) or (width,
+    height); title and caption bars are inside it. ``captions`` are (start, end, text[, subtext])
+    segments, end exclusive, or objects with start/end/label; a caption bar is reserved whenever
+    captions are given. Sequences with uneven timestamps are resampled to even frames at ``fps``
+    (default ``seq.fps``), captions follow. A second caption line is reserved when a caption has
+    ``subtext`` (or when ``second_line=True``). ``framing`` defaults to the signing space of the
+    sequence (one camera for the whole sequence); pass one :class:`Framing` to several calls to
+    share a camera, ``"shoulders"`` for the old fixed window, or ``"fit"`` for skeletons without
+    shoulders. ``insets`` adds the hand close-ups (corners of a square frame, a row of their own in a
+    portrait one). ``title_bar=False`` puts the title in the caption bar as a small tag instead of a
+    bar of its own (when there are captions), which leaves the signer more room.
     """
     style = style or RenderStyle()
-    width, height = _size(size)
+    width, height = _size(size, layout)
     caps = as_captions(captions)
     if len(seq) == 0:
         raise RenderError("nothing to render: the sequence has no frames")
     seq, caps = _even_timing(seq, caps, fps)
     frame = resolve_framing(seq, framing, style)
 
-    title_h = int(round(style.title_height * height)) if title else 0
     has_sub = any(c.subtext for c in caps) if second_line is None else second_line
-    cap_h = int(round(style.caption_height * height)) if captions is not None else 0
-    sub_h = int(round(style.subcaption_height * height)) if captions is not None and has_sub else 0
-    bar_h = cap_h + sub_h
-    canvas = make_canvas(width, height, title_h, height - bar_h, style)
-    painter = SkeletonPainter(seq, canvas, frame, style)
+    tag = title if title and not title_bar and captions is not None else None
+    lay = frame_layout(width, height, style, bool(title) and tag is None, captions is not None, has_sub, layout,
+                       insets)
+    x0, y0, x1, y1 = lay.main
+    canvas = make_canvas(width, height, y0, y1, frame.window or style.window, x0, x1)
+    mode = ("row" if lay.row else "overlay") if insets else None
+    painter = SkeletonPainter(seq, canvas, frame, style, mode, list(lay.row))
 
     template = np.empty((height, width, 3), dtype=np.uint8)
     template[:] = style.background
-    if title_h:
-        template[:title_h] = text_bar(title, None, width, title_h, 0, style.title_background,
-                                      style.title_text, style.title_text)
+    if lay.title:
+        template[:lay.title] = text_bar(title, None, width, lay.title, 0, style.title_background,
+                                        style.title_text, style.title_text)
     bars = []
+    bar_h, sub_h = lay.caption, lay.subcaption
     if bar_h:
         def bar(c: Caption | None) -> np.ndarray:
             return text_bar(c.text if c else None, c.subtext if c else None, width, bar_h, sub_h,
-                            style.caption_background, style.caption_text, style.caption_subtext)
+                            style.caption_background, style.caption_text, style.caption_subtext, tag,
+                            style.caption_tag)
 
         template[height - bar_h:] = bar(None)
         bars = [bar(c) for c in caps]
@@ -121,7 +174,9 @@ def render_frames(seq: PoseSequence, size: int | tuple[int, int] = 512, captions
             out[height - bar_h:] = bars[shown[i]]
         painter.paint(out, i)
 
-    return Frames(len(seq), seq.fps, width, height, draw_into)
+    frames = Frames(len(seq), seq.fps, width, height, draw_into)
+    frames.painter, frames.layout = painter, lay  # what was drawn where (benchmarks, tests)
+    return frames
 
 
 @dataclass
@@ -143,21 +198,24 @@ def _as_panel(p: Any) -> Panel:
 
 
 def side_by_side(panels: Sequence[Any], size: int | tuple[int, int] = 512, *, fps: float | None = None,
-                 framing: Framing | str | None = None, style: RenderStyle | None = None) -> Frames:
+                 framing: Framing | str | None = None, style: RenderStyle | None = None,
+                 layout: str = "square", insets: bool = True) -> Frames:
     """Panels next to each other, each with its label on top and its own captions.
 
     ``panels`` are (label, seq[, captions[, framing]]) or :class:`Panel`; ``size`` is one panel's
     size, so the frame is ``len(panels) * width`` wide. All panels play at ``fps`` (default the
-    first panel's); shorter ones hold their last frame. ``framing`` applies to panels without
-    their own (default: each panel its own shoulders, which already puts every body at the same
-    place and scale).
+    first panel's); shorter ones hold their last frame. Panels without a framing of their own share
+    one camera: ``framing``, by default the signing space of all their sequences together, so the
+    methods compare at one place and scale.
     """
     items = [_as_panel(p) for p in panels]
     if not items:
         raise RenderError("side_by_side needs at least one panel")
     style = style or RenderStyle()
-    w, h = _size(size)
+    w, h = _size(size, layout)
     fps = float(fps or items[0].seq.fps)
+    if framing is None or framing == "signing":
+        framing = Framing.signing_space([p.seq for p in items if p.framing is None] or [items[0].seq], style)
     any_captions = any(p.captions is not None for p in items)
     any_sub = any(c.subtext for p in items for c in as_captions(p.captions))
     sources = []
@@ -165,7 +223,7 @@ def side_by_side(panels: Sequence[Any], size: int | tuple[int, int] = 512, *, fp
         caps = as_captions(p.captions) if p.captions is not None else ([] if any_captions else None)
         # Same bars in every panel (title, caption, second line) so the skeletons line up.
         sources.append(render_frames(p.seq, (w, h), caps, p.label or " ", framing=p.framing or framing,
-                                     style=style, fps=fps, second_line=any_sub))
+                                     style=style, fps=fps, second_line=any_sub, layout=layout, insets=insets))
     n = max(len(s) for s in sources)
 
     def draw_into(i: int, out: np.ndarray) -> None:
@@ -175,7 +233,9 @@ def side_by_side(panels: Sequence[Any], size: int | tuple[int, int] = 512, *, fp
             if k:
                 view[:, 0] = style.divider  # a thin line between panels
 
-    return Frames(n, fps, w * len(sources), h, draw_into)
+    frames = Frames(n, fps, w * len(sources), h, draw_into)
+    frames.panels = sources
+    return frames
 
 
 # -- contact sheet -------------------------------------------------------------------------------

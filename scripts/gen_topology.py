@@ -14,6 +14,41 @@ def _edges(connections) -> list[tuple[int, int]]:
     return sorted((min(a, b), max(a, b)) for a, b in connections)
 
 
+def _cycles(connections) -> list[list[int]]:
+    """The closed loops of an edge set, each as its points in order (components that are not loops are left out)."""
+    adj: dict[int, set[int]] = {}
+    for a, b in connections:
+        adj.setdefault(a, set()).add(b)
+        adj.setdefault(b, set()).add(a)
+    seen, loops = set(), []
+    for start in sorted(adj):
+        if start in seen:
+            continue
+        comp, stack = set(), [start]
+        while stack:
+            p = stack.pop()
+            if p not in comp:
+                comp.add(p)
+                stack.extend(adj[p] - comp)
+        seen |= comp
+        if any(len(adj[p]) != 2 for p in comp):
+            continue
+        loop, prev = [min(comp)], None
+        while True:
+            nxt = min(q for q in adj[loop[-1]] if q != prev) if prev is None else next(q for q in adj[loop[-1]] if q != prev)
+            if nxt == loop[0]:
+                break
+            prev = loop[-1]
+            loop.append(nxt)
+        loops.append(loop)
+    return loops
+
+
+# Face features drawn by render/ (mesh indices): what a viewer reads on the face
+_FEATURES = ("FACE_OVAL", "LEFT_EYEBROW", "RIGHT_EYEBROW", "LEFT_EYE", "RIGHT_EYE", "NOSE", "LIPS",
+             "LEFT_IRIS", "RIGHT_IRIS")
+
+
 def main() -> None:
     contour_edges = _edges(face_mesh_connections.FACEMESH_CONTOURS)
     lines = [
@@ -26,6 +61,13 @@ def main() -> None:
         "# face mesh indices (0-467) used by FACEMESH_CONTOURS: lips, eyes, brows, face oval",
         f"FACE_CONTOUR_POINTS = {sorted({p for e in contour_edges for p in e})!r}",
         f"FACE_CONTOUR_EDGES = {contour_edges!r}",
+        "# face mesh features (mesh indices): edges of each, and the closed loops among them (for filling)",
+        "FACE_FEATURE_EDGES = {",
+        *[f"    {n.lower()!r}: {_edges(getattr(face_mesh_connections, 'FACEMESH_' + n))!r}," for n in _FEATURES],
+        "}",
+        "FACE_FEATURE_LOOPS = {",
+        *[f"    {n.lower()!r}: {_cycles(getattr(face_mesh_connections, 'FACEMESH_' + n))!r}," for n in _FEATURES],
+        "}",
         "",
     ]
     out = Path(__file__).resolve().parents[1] / "syrisign" / "_topology.py"

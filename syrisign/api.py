@@ -78,7 +78,7 @@ class ServiceConfig:
     jobs: int = 2  # translations/renderings running at once (threads)
     max_waiting: int = 64  # jobs waiting for a free slot before 429
     timeout: float = 60.0  # seconds a request may wait for its result (503 past it)
-    size: int = 384  # video panel size in pixels (and the .pose frame)
+    size: int = 512  # default video panel width in pixels (and the .pose frame); a request may ask 128-1080
     cache_entries: int = 1024  # finished responses kept
     cache_mb: float = 256.0  # ... and their total size
     translation_cache_mb: float = 96.0  # translated (not yet encoded) results kept, so other formats are cheap
@@ -154,6 +154,11 @@ class TranslateRequest(BaseModel):
     signed: str | None = Field(None, description="signed language whose signs come first where both "
                                                  "have one: one of the lexicon's (GET /v1/info), e.g. jos, sdl")
     landmarks: bool = Field(True, description="format json: include the landmarks (false: plan and segments)")
+    size: int | None = Field(None, ge=128, le=1080, description="mp4/gif: video width in pixels (default: the "
+                                                                "server's, GET /v1/info)")
+    layout: Literal["square", "portrait"] = Field("square", description="mp4/gif: square, or portrait 9:16 for "
+                                                                        "phones (hand close-ups in a row of their own)")
+    insets: bool = Field(True, description="mp4/gif: hand close-ups that follow each active hand")
 
 
 # -- small pieces -------------------------------------------------------------------------------------
@@ -394,7 +399,8 @@ class Service:
 
     # -- the work ---------------------------------------------------------------------------------------
     async def translate(self, text: str, method: str, fmt: str, fps: float, signed: str | None,
-                        landmarks: bool = True) -> Response:
+                        landmarks: bool = True, video: tuple | None = None) -> Response:
+        """``video`` is (size, layout, insets) for mp4/gif (None: the server's size, square, with close-ups)."""
         self.require_ready()
         norm = self.check_text(text)
         signed = self.check_signed(signed)
@@ -404,7 +410,9 @@ class Service:
                                                        f"{' or '.join(methods)}, or format json or mp4")
         fps = round(float(fps), 3)
         landmarks = bool(landmarks) if fmt == "json" else True
-        key = (norm, method, fmt, fps, signed or "", landmarks)
+        size, layout, insets = video or (None, "square", True)
+        video = (int(size or self.config.size), layout, bool(insets)) if fmt in ("mp4", "gif") else None
+        key = (norm, method, fmt, fps, signed or "", landmarks, video)
         hit = self.cache.get(key)
         status = "hit"
         if hit is None:
@@ -413,7 +421,7 @@ class Service:
             if task is None:
                 try:
                     fut = self.runner.submit(self._job, norm, tuple(methods), method == "all", fmt, fps, signed,
-                                             landmarks, time.perf_counter())
+                                             landmarks, time.perf_counter(), video)
                 except Busy:
                     raise ApiError(429, "busy", f"{self.runner.pending} jobs are running or waiting; retry "
                                                 "in a few seconds", 2) from None
@@ -441,7 +449,7 @@ class Service:
             self.inflight.pop(key, None)
 
     def _job(self, norm: str, methods: tuple[str, ...], keep_going: bool, fmt: str, fps: float,
-             signed: str | None, landmarks: bool, submitted: float) -> tuple[bytes, dict]:
+             signed: str | None, landmarks: bool, submitted: float, video: tuple | None = None) -> tuple[bytes, dict]:
         """In a worker thread: translate (or reuse the translation), then encode the format."""
         from syrisign.text import TextError
 
@@ -461,7 +469,7 @@ class Service:
                     self.translations.move_to_end(tkey)
             t1 = time.perf_counter()
             self._check_length(result, fmt, landmarks)
-            body = self._encode(pipe, result, fmt, landmarks)
+            body = self._encode(pipe, result, fmt, landmarks, video)
         except TextError as e:
             status = 413 if "limit is" in str(e) else 422
             raise ApiError(status, "nothing_to_sign" if status == 422 else "text_too_long", str(e)) from None
@@ -502,7 +510,7 @@ class Service:
             _, (_, n) = self.translations.popitem(last=False)
             self.translation_bytes -= n
 
-    def _encode(self, pipe, result, fmt: str, landmarks: bool) -> bytes:
+    def _encode(self, pipe, result, fmt: str, landmarks: bool, video: tuple | None = None) -> bytes:
         if fmt == "json":
             d = result.to_dict(landmarks=landmarks)
             d["plan"] = _public_plan(d["plan"], pipe.lexicon.name)
@@ -516,7 +524,8 @@ class Service:
         # mp4 / gif: written into the service's private folder under a name made here, read back
         path = self.tmp / f"{uuid.uuid4().hex}.{fmt}"
         try:
-            pipe.write(result, path, fmt, size=self.config.size)  # x264 superfast: most of an uncached request
+            size, layout, insets = video or (self.config.size, "square", True)
+            pipe.write(result, path, fmt, size=size, layout=layout, insets=insets)  # encoding: most of a request
             return path.read_bytes()
         finally:
             path.unlink(missing_ok=True)
@@ -686,7 +695,8 @@ def create_app(config: ServiceConfig | None = None, pipeline=None) -> FastAPI:
     @app.post("/v1/translate", tags=["translate"], response_class=Response,
               responses={200: media, **ERROR_RESPONSES}, summary="Sign a text: video, .pose or JSON")
     async def translate_post(req: TranslateRequest) -> Response:
-        return await service.translate(req.text, req.method, req.format, req.fps, req.signed, req.landmarks)
+        return await service.translate(req.text, req.method, req.format, req.fps, req.signed, req.landmarks,
+                                       (req.size, req.layout, req.insets))
 
     pose_media = {"content": {"application/pose": {}}, "description": "a .pose file (pose-format)"}
 

@@ -24,6 +24,17 @@ from syrisign.producers import SignUnit, available_producers, load_producer
 METHOD_TITLES = {"retrieval": "retrieval (recorded signs)", "generative": "generative (T2M-GPT)",
                  "motionclip": "MotionCLIP"}
 FORMATS = ("mp4", "gif", "png", "pose", "npz", "json")
+LAYOUTS = ("square", "portrait")
+MAX_VIDEO_SIZE = 1080  # frame width (a portrait frame is 1080 x 1920)
+MIN_VIDEO_SIZE = 128
+
+
+def check_video_size(size: int, layout: str = "square") -> None:
+    """One clear error for a video size or layout that is not offered."""
+    if layout not in LAYOUTS:
+        raise SyriSignError(f"unknown layout {layout!r}; choose {' or '.join(LAYOUTS)}")
+    if not MIN_VIDEO_SIZE <= int(size) <= MAX_VIDEO_SIZE:
+        raise SyriSignError(f"video size {size} is out of range: use {MIN_VIDEO_SIZE} to {MAX_VIDEO_SIZE} pixels")
 
 
 @dataclass
@@ -83,15 +94,19 @@ def to_pixel_frame(seq: PoseSequence, size: int = 512) -> PoseSequence:
     return PoseSequence(data, seq.confidence, seq.fps, seq.skeleton, seq.timestamps, meta)
 
 
-def video_frames(result: Translation, size: int = 512):
-    """The frames of ``result``'s video: one captioned panel, or the methods side by side (lazy)."""
+def video_frames(result: Translation, size: int = 512, layout: str = "square", insets: bool = True):
+    """The frames of ``result``'s video (lazy): one captioned panel with the method's name in the caption bar,
+    or the methods side by side under one camera, each with its title; hand close-ups unless ``insets`` is
+    False; ``size`` is a panel's width (``layout="portrait"``: 9:16)."""
     from render import render_frames, side_by_side
 
+    check_video_size(size, layout)
     if len(result.outputs) == 1:
         (m, out), = result.outputs.items()
-        return render_frames(out.sequence, size, out.captions(result.plan), METHOD_TITLES.get(m, m))
+        return render_frames(out.sequence, size, out.captions(result.plan), m, layout=layout, insets=insets,
+                             title_bar=False)
     return side_by_side([(METHOD_TITLES.get(m, m), out.sequence, out.captions(result.plan))
-                         for m, out in result.outputs.items()], size)
+                         for m, out in result.outputs.items()], size, layout=layout, insets=insets)
 
 
 class Pipeline:
@@ -170,8 +185,10 @@ class Pipeline:
         return result
 
     # -- output ------------------------------------------------------------------------------------
-    def write(self, result: Translation, path: str | Path, fmt: str | None = None, size: int = 512) -> list[Path]:
-        """Write the result; returns the files written (one per method for .pose/.npz)."""
+    def write(self, result: Translation, path: str | Path, fmt: str | None = None, size: int = 512,
+              layout: str = "square", insets: bool = True) -> list[Path]:
+        """Write the result; returns the files written (one per method for .pose/.npz). ``size``, ``layout``
+        and ``insets`` are the video's (:func:`video_frames`); a .pose file is drawn in a ``size`` frame."""
         import json
 
         from syrisign.pose import atomic_write_bytes
@@ -194,4 +211,4 @@ class Pipeline:
             return written
         from render import write_video
 
-        return [write_video(video_frames(result, size), path, fps=self.fps)]
+        return [write_video(video_frames(result, size, layout, insets), path, fps=self.fps)]

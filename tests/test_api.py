@@ -194,6 +194,26 @@ def test_mp4_gif_and_pose_have_the_frames_of_the_plan(client):
     assert 20 < np.median(xy[:, 0]) < 108 and 20 < np.median(xy[:, 1]) < 108 and np.ptp(xy[:, 0]) > 10
 
 
+def test_video_size_layout_and_insets(client):
+    import imageio_ffmpeg
+
+    def size_of(**kw):
+        r = post(client, text="باب", format="mp4", **kw)
+        assert r.status_code == 200, r.text
+        reader = imageio_ffmpeg.read_frames(_tmp_file(r.content, ".mp4"))
+        meta = next(reader)
+        reader.close()
+        return meta["size"], r.content
+
+    assert size_of()[0] == (128, 128)  # the server's size
+    assert size_of(size=256, layout="portrait")[0] == (256, 456)
+    (_, a), (_, b) = size_of(size=256), size_of(size=256, insets=False)
+    assert a != b
+    for bad in ({"size": 4000}, {"size": 10}, {"layout": "landscape"}, {"insets": "maybe"}):
+        r = post(client, text="باب", format="mp4", **bad)
+        assert r.status_code == 422 and r.json()["error"], (bad, r.text)
+
+
 def _tmp_file(content: bytes, suffix: str) -> str:
     import tempfile
     f = tempfile.NamedTemporaryFile(suffix=suffix, delete=False)
@@ -420,7 +440,7 @@ def test_schemathesis_finds_no_server_error(lexicon_dir, tmp_path):
     from schemathesis.generation import GenerationMode
     from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-    app = create_app(ServiceConfig(max_chars=24, size=64, timeout=120), pipeline=make_pipeline(lexicon_dir))
+    app = create_app(ServiceConfig(max_chars=24, size=128, timeout=120), pipeline=make_pipeline(lexicon_dir))
     app.state.service.load()  # ready before the first generated request
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     seen: dict[str, set[int]] = {}

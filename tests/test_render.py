@@ -39,6 +39,19 @@ def clip(jos) -> PoseSequence:
 
 
 @pytest.fixture(scope="module")
+def karsl_words(data_dir) -> list[PoseSequence]:
+    """Three KArSL word recordings (frames from a 30 fps video, MediaPipe Holistic) of the default lexicon's kind."""
+    from syrisign.data.extract import HolisticExtractor
+    from syrisign.data.sources import karsl_words as source
+    items = source(data_dir / "karsl" / "word_frames")
+    extractor = HolisticExtractor()
+    try:
+        return [extractor.extract_path(it.path) for it in (items[0], items[len(items) // 2], items[-1])]
+    finally:
+        extractor.close()
+
+
+@pytest.fixture(scope="module")
 def isl_seq(data_dir) -> PoseSequence:
     from syrisign.data.sources import isl_kinect
     return isl_kinect(data_dir / "isl_kinect")[0].loader()
@@ -82,16 +95,37 @@ def test_world_pose_is_not_drawn(clip):
     assert np.array_equal(render_frames(clip, SIZE)[3], render_frames(no_world, SIZE)[3])
 
 
+def hand_pixels(img: np.ndarray, style: RenderStyle = STYLE) -> int:
+    """Pixels in a hand colour: either palm, either outline, or a finger."""
+    cols = [style.left_palm, style.right_palm, style.left_hand, style.right_hand, *style.fingers]
+    return int(sum(near(img, c, 12).sum() for c in cols))
+
+
 def test_missing_hand_draws_nothing_in_its_colour(clip):
-    frames = render_frames(clip, SIZE)
-    with_hand = sum(near(f, STYLE.right_hand).sum() for f in frames)
-    assert with_hand > 50  # the hand is drawn when tracked
+    frames = render_frames(clip, SIZE, insets=False)
+    with_hand = sum(near(f, STYLE.right_palm, 12).sum() for f in frames)
+    assert with_hand > 50  # the palm is drawn when the hand is tracked
+    assert sum(near(f, STYLE.fingers[0], 12).sum() for f in frames) > 50  # and the thumb in its colour
     conf = clip.confidence.copy()
     conf[:, clip.skeleton.slices[RIGHT_HAND]] = 0
     conf[:, clip.skeleton.slices[LEFT_HAND]] = 0
-    for f in render_frames(replace(clip, confidence=conf), SIZE):
-        assert not near(f, STYLE.right_hand).any()
-        assert not near(f, STYLE.left_hand).any()
+    no_hands = replace(clip, confidence=conf)
+    for f in render_frames(no_hands, SIZE):  # never tracked: no close-up either, and no error
+        assert hand_pixels(f) < 5  # (a few anti-aliased edge pixels may come near a hand colour)
+    # the pose's coarse hand stands in where the tracker lost the hand, in the arm's colour
+    assert any(near(f, STYLE.right_arm, 10).sum() > 20 for f in render_frames(no_hands, SIZE))
+
+
+def test_face_missing_and_face_features(clip):
+    img = render_frames(clip, 512, insets=False)[len(clip) // 2]
+    for color in (STYLE.brows, STYLE.lips, STYLE.face_fill):
+        assert near(img, color, 10).sum() > 10, color
+    conf = clip.confidence.copy()
+    conf[:, clip.skeleton.slices["face"]] = 0
+    no_face = render_frames(replace(clip, confidence=conf), 512, insets=False)[len(clip) // 2]
+    assert not near(no_face, STYLE.brows, 10).any()
+    assert near(img, STYLE.face_fill, 2).sum() > 200 > near(no_face, STYLE.face_fill, 2).sum()
+    assert near(no_face, STYLE.face, 30).sum() > 5  # the pose's head points stand in for the face
 
 
 def test_edges_of_a_missing_joint_are_not_drawn(clip):
@@ -107,23 +141,159 @@ def test_edges_of_a_missing_joint_are_not_drawn(clip):
     assert near(img, STYLE.body, 10).any()  # the shoulder line stays
 
 
-def test_framing_is_fixed_across_scale_and_position(clip):
-    """Same body position and scale whatever the units: a moved and scaled copy renders identically."""
+def test_camera_is_invariant_to_scale_and_position(clip):
+    """Same picture whatever the units: a moved and scaled copy renders identically."""
     moved = replace(clip, data=np.where(clip.valid()[..., None], clip.data * 3.0 + np.float32([40, -25, 0]), 0))
     for i in (0, len(clip) - 1):
         assert np.array_equal(render_frames(clip, SIZE)[i], render_frames(moved, SIZE)[i])
         assert np.array_equal(render_frames(clip, SIZE)[i], render_frames(clip.normalize(), SIZE)[i])
 
 
+def _drawn_units(seq: PoseSequence, fr: Framing) -> tuple[np.ndarray, np.ndarray]:
+    from render.draw import camera_joints
+    idx = camera_joints(seq.skeleton)
+    u = (seq.data[:, idx, :2] - np.float32(fr.centre)) / fr.width
+    return u, seq.confidence[:, idx] > 0
+
+
+@pytest.mark.parametrize("which", ["jos", "karsl"])
+def test_camera_holds_every_landmark_of_the_signing_space(which, jos, karsl_words):
+    """Every drawn landmark above the waist is inside the camera, on real recordings; the window keeps the
+    head and the shoulders, and it is much tighter than the old fixed window."""
+    from render.draw import MIN_WINDOW, _waist
+
+    seqs = jos if which == "jos" else karsl_words
+    for seq in seqs:
+        fr = Framing.signing_space(seq)
+        x0, x1, y0, y1 = fr.window
+        u, ok = _drawn_units(seq, fr)
+        waist = _waist([seq], [(seq.data[..., :2] - np.float32(fr.centre)) / fr.width], STYLE)
+        inside = (u[..., 0] >= x0) & (u[..., 0] <= x1) & (u[..., 1] >= y0) & (u[..., 1] <= y1)
+        above = ok & (u[..., 1] <= waist)
+        # all but the most extreme frame per side and one-frame glitches, which the camera leaves out
+        per_frame_out = (above & ~inside).any(1)
+        assert per_frame_out.sum() <= 4, (which, per_frame_out.sum(), fr.window)
+        assert x0 <= MIN_WINDOW[0] and x1 >= MIN_WINDOW[1] and y0 <= MIN_WINDOW[2]
+        assert (x1 - x0) * (y1 - y0) < 0.45 * 5.2 * 5.8  # the old fixed window was 5.2 x 5.8 shoulder widths
+
+
+def test_a_stray_landmark_does_not_move_the_camera(clip):
+    fr = Framing.signing_space(clip)
+    stray = clip.data.copy()
+    c, w = fr.centre, fr.width
+    j = clip.skeleton.index["right_hand.INDEX_FINGER_TIP"]
+    stray[len(clip) // 2, j, :2] = (c[0] + 6 * w, c[1] - 5 * w)  # one landmark, one frame, far away
+    conf = clip.confidence.copy()
+    conf[len(clip) // 2, j] = 1
+    moved = replace(clip, data=stray, confidence=conf)
+    assert Framing.signing_space(moved) == fr
+    big = clip.data.copy()  # the whole hand far out for many frames: the camera follows, up to its limit
+    sl = clip.skeleton.slices[RIGHT_HAND]
+    big[:, sl, 0] = c[0] - 9 * w
+    far = Framing.signing_space(replace(clip, data=big))
+    from render.draw import MAX_WINDOW
+    assert far.window[0] == MAX_WINDOW[0]
+
+
 def test_shared_framing_and_unframeable_sequences(clip):
-    shared = Framing.of(clip)
+    shared = Framing.signing_space(clip)
     a = render_frames(clip, SIZE, framing=shared)[2]
     assert np.array_equal(a, render_frames(clip, SIZE)[2])
+    old = render_frames(clip, SIZE, framing="shoulders")[2]  # the fixed window is still there on request
+    assert not np.array_equal(a, old)
     hand_only = clip.reduce(_hand_only_skeleton(clip))
     with pytest.raises(SyriSignError, match="cannot frame"):
         render_frames(hand_only, SIZE)
     img = render_frames(hand_only, SIZE, framing="fit")[2]
-    assert near(img, STYLE.right_hand).any()
+    assert hand_pixels(img) > 20
+
+
+def test_body_and_hands_are_large_at_512(jos):
+    """The camera on the signing space: shoulders over 140 px, a hand over 70 px tall at 512 (it was ~70 and ~20)."""
+    from render.draw import _SHIFT
+
+    shoulders, hands = [], []
+    for seq in jos[:4]:
+        fr = render_frames(seq, 512, captions=[(0, len(seq), "ب", "(fingerspell)")])
+        p = fr.painter
+        px = p.main.px / (1 << _SHIFT)  # (T, J, 2)
+        ls, rs = seq.skeleton.shoulder_idx
+        shoulders.append(np.median(np.linalg.norm(px[:, ls] - px[:, rs], axis=-1)))
+        sl = seq.skeleton.slices[RIGHT_HAND]
+        ok = p.valid[:, sl].all(1)
+        hands.append(np.median(px[ok, sl, 1].max(1) - px[ok, sl, 1].min(1)))
+    assert np.median(shoulders) >= 140 and np.median(hands) >= 60, (shoulders, hands)
+
+
+def test_insets_follow_the_hand_and_hide_nothing(clip):
+    from render.draw import _SHIFT, camera_joints
+
+    fr = render_frames(clip, 512, captions=[(0, len(clip), "ب")])
+    plans = {p.hand: p for p in fr.painter.inset_plans}
+    assert RIGHT_HAND in plans and fr.painter.insets
+    plan, view = plans[RIGHT_HAND], fr.painter.insets[0]
+    x0, y0, x1, y1 = plan.box
+    side = x1 - x0
+    sl = clip.skeleton.slices[RIGHT_HAND]
+    shown = np.flatnonzero(plan.visible & fr.painter.valid[:, sl].all(1))
+    assert len(shown) > len(clip) // 3
+    # in the close-up the whole hand stays in the box, near the middle, while it moves across the main view
+    hand_px = view.px[shown][:, sl] / (1 << _SHIFT)  # (n, 21, 2) inside the box
+    assert ((hand_px >= 0) & (hand_px < side)).all()
+    assert np.median(np.abs(hand_px.mean(1) - side / 2)) < 0.15 * side
+    main_c = (fr.painter.main.px[shown][:, sl] / (1 << _SHIFT)).mean(1)
+    assert np.ptp(main_c, axis=0).max() > 0.1 * side
+    # the close-up shows the hand large: its height is at least 40 % of the box
+    h = (view.px[shown][:, sl, 1].max(1) - view.px[shown][:, sl, 1].min(1)) / (1 << _SHIFT)
+    assert np.median(h) >= 0.4 * side
+    assert 1.0 < plan.zoom <= STYLE.inset_max_zoom
+    # drawn: hand colours inside the box, and no landmark of the signer under it in those frames
+    img = fr[int(shown[len(shown) // 2])]
+    assert hand_pixels(img[y0:y1, x0:x1]) > 200
+    cam = camera_joints(clip.skeleton)
+    px = fr.painter.main.px[shown][:, cam] / (1 << _SHIFT)
+    ok = fr.painter.valid[shown][:, cam]
+    under = ok & (px[..., 0] >= x0) & (px[..., 0] < x1) & (px[..., 1] >= y0) & (px[..., 1] < y1)
+    assert not under.any()
+    plain = render_frames(clip, 512, captions=[(0, len(clip), "ب")], insets=False)
+    assert not plain.painter.insets
+    assert not np.array_equal(plain[int(shown[0])][y0:y1, x0:x1], fr[int(shown[0])][y0:y1, x0:x1])
+
+
+def test_portrait_and_1080_sizes(clip):
+    big = render_frames(clip, 1080, captions=[(0, 5, "كبد", "liver")])
+    assert big[0].shape == (1080, 1080, 3)
+    tall = render_frames(clip, 1080, captions=[(0, 5, "كبد", "liver")], layout="portrait")
+    assert tall[0].shape == (1920, 1080, 3)
+    lay = tall.layout
+    assert len(lay.row) == 2 and all(b[1] >= lay.main[3] for b in lay.row)  # close-ups below the signer
+    assert all(p.box in lay.row for p in tall.painter.inset_plans) and tall.painter.inset_plans
+    small = render_frames(clip, 288, layout="portrait")
+    assert small[0].shape == (512, 288, 3)
+    # the caption bar keeps its size on the frame's width: same bar in a square and a portrait frame
+    sq = render_frames(clip, 1080, captions=[(0, 5, "كبد", "liver")], insets=False)
+    assert sq.layout.caption == lay.caption
+    # line widths grow with the frame: the same body is drawn with ~2x thicker lines at 1080 than at 512
+    mid = len(clip) // 2
+    ink = lambda f: (~near(f, STYLE.background, 0)).sum()
+    a = ink(render_frames(clip, 512, insets=False)[mid])
+    b = ink(render_frames(clip, 1080, insets=False)[mid])
+    assert 3.0 < b / a < 6.0  # area scales with the square of the size
+    with pytest.raises(RenderError, match="layout"):
+        render_frames(clip, 512, layout="landscape")
+
+
+def test_method_name_in_the_caption_bar(clip):
+    caps = [(0, len(clip), "وزارة", "(fingerspell)")]
+    with_tag = render_frames(clip, 512, caps, "retrieval", title_bar=False)
+    plain = render_frames(clip, 512, caps)
+    assert with_tag.layout.title == 0 and with_tag.layout.main == plain.layout.main
+    bar = slice(512 - with_tag.layout.subcaption, 512)
+    left = (slice(None), slice(0, 120))
+    assert near(with_tag[0][bar][left], STYLE.caption_tag, 40).sum() > 20
+    assert not near(plain[0][bar][left], STYLE.caption_tag, 40).any()
+    titled = render_frames(clip, 512, caps, "retrieval")  # the default: a title bar on top
+    assert titled.layout.title > 0
 
 
 def _hand_only_skeleton(seq: PoseSequence):
@@ -212,8 +382,12 @@ def test_side_by_side_width_and_hold_last_frame(jos):
     assert f_end.shape == (240, 3 * 200, 3)
     assert np.array_equal(f_end[:, 200:], f_hold[:, 200:])  # short panels hold their last frame
     assert not np.array_equal(sbs[0][:, :200], f_hold[:, :200])  # the long one keeps moving
-    alone = render_frames(short, (200, 240), [(0, 3, "لا")], "generative (T2M-GPT)")
+    cameras = [p.painter.framing for p in sbs.panels]
+    assert cameras[0] == cameras[1] == cameras[2] == Framing.signing_space([long, short, short])  # one camera
+    alone = render_frames(short, (200, 240), [(0, 3, "لا")], "generative (T2M-GPT)", framing=cameras[0])
     assert np.array_equal(sbs[1][:, 201:400], alone[1][:, 1:])  # column 200 is the divider
+    own = render_frames(short, (200, 240), [(0, 3, "لا")], "generative (T2M-GPT)")
+    assert own.painter.framing != cameras[0]  # alone it would have framed itself closer
 
 
 # -- writers ---------------------------------------------------------------------------------

@@ -70,6 +70,27 @@ def test_explain_names_every_token_and_the_recordings(jos, tmp_path, capsys):
     assert "jos" in out  # which recordings were used
 
 
+def test_portrait_1080_and_no_insets(jos, tmp_path, capsys):
+    import imageio_ffmpeg
+
+    rc, _, _ = run(capsys, "باب", "--lexicon", jos, "-o", str(tmp_path / "p.mp4"), "-q", "--size", "1080",
+                   "--layout", "portrait")
+    assert rc == 0
+    reader = imageio_ffmpeg.read_frames(str(tmp_path / "p.mp4"))
+    assert next(reader)["size"] == (1080, 1920)
+    first = next(reader)
+    reader.close()
+    assert len(first) == 1080 * 1920 * 3
+    rc, _, _ = run(capsys, "باب", "--lexicon", jos, "-o", str(tmp_path / "a.png"), "-q", "--size", "256")
+    rc2, _, _ = run(capsys, "باب", "--lexicon", jos, "-o", str(tmp_path / "b.png"), "-q", "--size", "256",
+                    "--no-insets")
+    assert rc == rc2 == 0 and (tmp_path / "a.png").read_bytes() != (tmp_path / "b.png").read_bytes()
+    for bad in (["--size", "2000"], ["--size", "40"]):
+        rc, _, err = run(capsys, "باب", "--lexicon", jos, "-o", str(tmp_path / "x.mp4"), *bad)
+        assert rc == 2 and len(err.strip().splitlines()) == 1 and "out of range" in err
+        assert not (tmp_path / "x.mp4").exists()
+
+
 @pytest.mark.parametrize("text,why", [
     ("", "empty"),
     ("  ،؟!...  ", "punctuation"),

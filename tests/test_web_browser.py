@@ -89,35 +89,65 @@ def test_page_signs_a_headline_in_headless_chromium(server, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1000}, locale="ar")
+            page = browser.new_page(viewport={"width": 1200, "height": 1000}, locale="ar")
             page.on("request", lambda r: requests.append(r.url))
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(server + "/")
-            assert page.evaluate("document.documentElement.dir") == "rtl"
-            page.wait_for_selector("#examples button")  # /v1/info answered
-            page.fill("#text", "وزارة الصحة")
-            page.click("#submit")
-            page.wait_for_function(
-                "() => { const v = document.querySelector('#results video');"
-                " return v && v.readyState >= 2 && !v.paused && v.currentTime > 0.3; }", timeout=120_000)
-            page.wait_for_selector("#results tr.current", timeout=10_000)  # the word being signed is marked
-            rows = page.eval_on_selector_all("#results tbody tr", "rows => rows.map(r => r.cells[0].textContent)")
-            kinds = page.eval_on_selector_all("#results tbody .kind", "k => k.map(e => e.textContent)")
-            video = page.evaluate("(() => { const v = document.querySelector('#results video');"
-                                  " return {w: v.videoWidth, h: v.videoHeight, d: v.duration}; })()")
+            desktop = sign_headline(page, server)
             shot = tmp_path / "syrisign-page.png"
             page.screenshot(path=str(shot), full_page=True)
+            # a phone: the portrait video, as wide as the screen, the plan below it
+            phone_page = browser.new_page(viewport={"width": 390, "height": 844}, locale="ar", is_mobile=True,
+                                          device_scale_factor=2)
+            phone_page.on("pageerror", lambda e: errors.append(str(e)))
+            phone = sign_headline(phone_page, server)
+            phone_shot = tmp_path / "syrisign-page-phone.png"
+            phone_page.screenshot(path=str(phone_shot), full_page=True)
         finally:
             browser.close()
     assert not errors, errors
-    assert rows == ["وزارة", "الصحة"]
+    assert desktop["rows"] == ["وزارة", "الصحة"]
+    kinds = desktop["kinds"]
     assert kinds and all(k in ("تهجئة بالأصابع", "تهجئة مع استبدال حرف") for k in kinds)  # letters-only lexicon
-    assert video["w"] == 320 and video["h"] == 320 and video["d"] > 1
-    assert shot.stat().st_size > 20_000
+    v = desktop["video"]
+    assert v["w"] == 320 and v["h"] == 320 and v["d"] > 1
+    # the video gets the room it needs: at least 480 px wide on a desktop window, the plan beside it
+    assert v["box"]["width"] >= 480, v
+    plan = desktop["plan"]
+    assert plan["top"] < v["box"]["top"] + v["box"]["height"] and (plan["right"] <= v["box"]["left"] + 1
+                                                                  or plan["left"] >= v["box"]["right"] - 1), desktop
+    pv = phone["video"]
+    assert pv["w"] == 320 and pv["h"] == 568, pv  # portrait 9:16 on a phone
+    assert pv["box"]["width"] >= 0.9 * 390, pv  # full width
+    assert phone["plan"]["top"] >= pv["box"]["top"] + pv["box"]["height"] - 1  # the plan below the video
+    assert shot.stat().st_size > 20_000 and phone_shot.stat().st_size > 20_000
     outside = [u for u in requests if not (u.startswith(server) or u.startswith(("blob:", "data:")))]
     assert not outside, f"the page asked for resources elsewhere: {outside}"
     if os.environ.get("SYRISIGN_SCREENSHOT_DIR"):
         dst = Path(os.environ["SYRISIGN_SCREENSHOT_DIR"])
         dst.mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, dst / shot.name)
+        for f in (shot, phone_shot):
+            shutil.copy(f, dst / f.name)
+
+
+def sign_headline(page, server: str) -> dict:
+    """Type a headline on the page, sign it, wait until the video plays; where the video and the plan are."""
+    page.goto(server + "/")
+    assert page.evaluate("document.documentElement.dir") == "rtl"
+    page.wait_for_selector("#examples button")  # /v1/info answered
+    page.fill("#text", "وزارة الصحة")
+    page.click("#submit")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#results video');"
+        " return v && v.readyState >= 2 && !v.paused && v.currentTime > 0.3; }", timeout=120_000)
+    page.wait_for_selector("#results tr.current", timeout=10_000)  # the word being signed is marked
+    return {
+        "rows": page.eval_on_selector_all("#results tbody tr", "rows => rows.map(r => r.cells[0].textContent)"),
+        "kinds": page.eval_on_selector_all("#results tbody .kind", "k => k.map(e => e.textContent)"),
+        "video": page.evaluate("(() => { const v = document.querySelector('#results video');"
+                               " const r = v.getBoundingClientRect();"
+                               " return {w: v.videoWidth, h: v.videoHeight, d: v.duration,"
+                               " box: {left: r.left, right: r.right, top: r.top, width: r.width, height: r.height}}; })()"),
+        "plan": page.evaluate("(() => { const r = document.querySelector('#results .plan').getBoundingClientRect();"
+                              " return {left: r.left, right: r.right, top: r.top}; })()"),
+    }

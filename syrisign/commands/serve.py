@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=2, help="translations rendered at once per process (default 2)")
     p.add_argument("--queue", type=int, default=64, help="jobs allowed to wait before 429 (default 64)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds a request may wait (default 60)")
-    p.add_argument("--size", type=int, default=384, help="video panel size in pixels (default 384)")
+    p.add_argument("--size", type=int, default=512, help="default video width in pixels (default 512; requests may ask 128-1080)")
     p.add_argument("--max-seconds", type=float, default=180.0,
                    help="longest signing rendered, in seconds of video (default 180)")
     p.add_argument("--cache-mb", type=float, default=256.0, help="response cache size per process (default 256)")
@@ -50,6 +50,8 @@ def run(args) -> int:
     for name in ("port", "workers", "max_chars", "jobs", "size"):
         if getattr(args, name) < 1:
             raise SyriSignError(f"--{name.replace('_', '-')} must be at least 1")
+    from syrisign.pipeline import check_video_size
+    check_video_size(args.size)
     config = ServiceConfig(
         lexicon=args.lexicon, translator=args.translator, fuzzy=not args.no_fuzzy, methods=methods,
         max_chars=args.max_chars, jobs=args.jobs, max_waiting=max(0, args.queue), timeout=args.timeout,

@@ -26,7 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--explain", action="store_true", help="print how each word was resolved (the gloss plan)")
     p.add_argument("--plan-only", action="store_true", help="print the plan and stop (no video)")
     p.add_argument("--fps", type=float, default=25.0, help="output frame rate (default 25)")
-    p.add_argument("--size", type=int, default=512, help="panel size in pixels (default 512)")
+    p.add_argument("--size", type=int, default=512,
+                   help="video width in pixels, 128 to 1080 (default 512; square, or 9:16 with --layout portrait)")
+    p.add_argument("--layout", choices=["square", "portrait"], default="square",
+                   help="square (default), or portrait 9:16 for phones: the hand close-ups get a row of their own")
+    p.add_argument("--no-insets", action="store_true", help="no hand close-ups")
     p.add_argument("--lexicon", help="lexicon folder or index.csv (default: the built-in Arabic lexicon)")
     p.add_argument("--translator", help="glossary (default), marian:DIR or arat5:DIR (or $SYRISIGN_TRANSLATOR)")
     p.add_argument("--no-fuzzy", action="store_true", help="do not use the retrieval model for inexact matches")
@@ -70,6 +74,10 @@ def run(args) -> int:
     t0 = time.perf_counter()
     text = read_text(args)
     methods = parse_methods(args.method)
+    fmt = args.format or (Path(args.output).suffix.lstrip(".") if args.output else "mp4") or "mp4"
+    if fmt in ("mp4", "gif", "png"):
+        from syrisign.pipeline import check_video_size
+        check_video_size(args.size, args.layout)  # before any work
     pipe = Pipeline(lexicon=args.lexicon, translator=args.translator, fuzzy=not args.no_fuzzy, fps=args.fps,
                     progress=not args.quiet, max_chars=args.max_chars)
     if args.plan_only:
@@ -77,9 +85,8 @@ def run(args) -> int:
         print(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2) if args.json else plan.explain())
         return 0
     result = pipe.translate(text, methods, keep_going=len(methods) > 1)
-    fmt = args.format or (Path(args.output).suffix.lstrip(".") if args.output else "mp4") or "mp4"
     out = Path(args.output or f"translation.{fmt}")
-    written = pipe.write(result, out, fmt, size=args.size)
+    written = pipe.write(result, out, fmt, size=args.size, layout=args.layout, insets=not args.no_insets)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     elif args.explain:

@@ -5,7 +5,9 @@ const TITLES = {
   retrieval: "الاسترجاع — إشارات مسجّلة",
   generative: "التوليد — T2M-GPT",
   motionclip: "MotionCLIP",
+  all: "كل الطرق جنبًا إلى جنب (كاميرا واحدة)",
 };
+const PHONE = "(max-width: 600px)";  // a phone gets the portrait video: the hand close-ups in a row below the signer
 const KINDS = {
   lexicon: "إشارة من المعجم",
   number: "رقم بالإشارة",
@@ -130,7 +132,7 @@ function fillPlan(panel, data, method) {
     `التغطية: ${plan.coverage}% من ${plan.content_tokens} كلمة بإشارات مسجّلة — ` +
     `من المعجم ${c.lexicon}، أرقام ${c.number}، تقريبية ${c.fuzzy}، مُهجّاة ${spelled}، متروكة ${c.skipped}`;
   $(".translation", panel).textContent = plan.translation || "";
-  const out = data.outputs[method];
+  const out = data.outputs[method] || Object.values(data.outputs)[0];
   const video = $("video", panel);
   if (out) {
     const fps = data.fps || out.fps || 25;
@@ -167,6 +169,7 @@ async function runPanel(panel, method, request) {
     return false;
   }
   fillPlan(panel, data, method);
+  const failed = Object.entries(data.errors || {}).map(([m, e]) => `${TITLES[m] || m}: ${e}`);
   say("جارٍ رسم الفيديو…");
   const video = $("video", panel);
   const blobs = {};
@@ -179,7 +182,9 @@ async function runPanel(panel, method, request) {
   }
   video.src = URL.createObjectURL(blobs.mp4);
   video.play().catch(() => {});
-  say(`${data.outputs[method].frames} إطارًا بمعدّل ${data.fps} إطار/ث`);
+  const frames = Object.values(data.outputs).map((o) => o.frames);
+  say([`${Math.max(...frames)} إطارًا بمعدّل ${data.fps} إطار/ث`, ...failed].join(" — "), failed.length > 0);
+  if (method === "all") $('.downloads button[data-format="pose"]', panel).hidden = true;  // one method per .pose
   for (const b of panel.querySelectorAll(".downloads button")) {
     b.addEventListener("click", async () => {
       const fmt = b.dataset.format;
@@ -202,8 +207,10 @@ async function submit(event) {
     return;
   }
   const choice = document.querySelector('input[name="method"]:checked').value;
-  const methods = choice === "all" ? availableMethods() : [choice];
-  const request = { text, fps: 25 };
+  // "all": one video of every method side by side under one camera (the server draws it), one plan
+  const methods = [choice];
+  const request = { text, fps: 25, insets: $("#insets").checked,
+                    layout: window.matchMedia(PHONE).matches ? "portrait" : "square" };
   const signed = $("#signed").value;
   if (signed) request.signed = signed;
   const results = $("#results");
@@ -215,6 +222,7 @@ async function submit(event) {
   const runs = methods.map((m) => {
     const panel = tpl.content.firstElementChild.cloneNode(true);
     panel.dataset.method = m;
+    panel.classList.toggle("wide", m === "all" && availableMethods().length > 1);
     $(".panel-title", panel).textContent = TITLES[m] || m;
     results.appendChild(panel);
     return runPanel(panel, m, request);
@@ -222,7 +230,7 @@ async function submit(event) {
   const ok = await Promise.all(runs);
   button.disabled = false;
   const n = ok.filter(Boolean).length;
-  setStatus(n === methods.length ? "تمّت الترجمة." : `نجحت ${n} من ${methods.length} طرق.`, n === 0);
+  setStatus(n === methods.length ? "تمّت الترجمة." : "تعذّرت الترجمة.", n === 0);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
