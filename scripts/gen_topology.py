@@ -2,7 +2,7 @@
 
 The constants are copied out of MediaPipe once so that drawing and skeleton
 code never has to import MediaPipe (slow, and not needed to render).
-Run: .venv/bin/python scripts/gen_topology.py
+Run: .venv/bin/python scripts/gen_topology.py (it keeps FACE_MIRROR, which scripts/gen_face_mirror.py writes)
 """
 from pathlib import Path
 
@@ -71,7 +71,10 @@ def main() -> None:
         "",
     ]
     out = Path(__file__).resolve().parents[1] / "syrisign" / "_topology.py"
-    out.write_text("\n".join(lines), encoding="utf-8")
+    old = out.read_text(encoding="utf-8") if out.is_file() else ""
+    mirror = "\n# face mesh left-right mirror"
+    keep = mirror + old.split(mirror, 1)[1] if mirror in old else ""  # written by scripts/gen_face_mirror.py
+    out.write_text("\n".join(lines) + keep, encoding="utf-8")
     print(f"wrote {out}")
 
 

@@ -46,7 +46,7 @@ INDEX = "index.csv"
 META = "meta.csv"
 INFO = "lexicon.json"
 INDEX_COLUMNS = ["path", "spoken_language", "signed_language", "start", "end", "words", "glosses", "priority"]
-META_COLUMNS = ["id", "english", "source", "signer"]
+META_COLUMNS = ["id", "english", "source", "signer", "dominant", "two_handed"]
 DEFAULT_PREFERENCE = ("jos", "sdl")
 KARSL_ALIASES = {"جمجة": ["جمجمة"]}  # KArSL label typo (sign 0072, skull) -> the correct spelling
 
@@ -72,6 +72,8 @@ class LexiconEntry:
     english: str = ""
     source: str = ""
     signer: str = ""
+    dominant: str = ""  # "left" | "right": the hand that signs (measured when the lexicon is built; editable)
+    two_handed: str = ""  # "1" | "0"
 
     @property
     def key(self) -> str:
@@ -91,6 +93,13 @@ class LexiconEntry:
     def number(self) -> int | None:
         w = surface_form(self.words).strip()
         return int(w) if re.fullmatch(r"\d+", w) else None
+
+    @property
+    def alphabet(self) -> str:
+        """Which fingerspelling alphabet a letter sign belongs to: its recording's folder (``jos``,
+        ``karsl-letters``, ...), else its signed language."""
+        parts = Path(self.path).parts
+        return parts[0] if len(parts) > 1 else (self.signed_language or "letters")
 
     @property
     def letter(self) -> str:
@@ -169,6 +178,7 @@ class Lexicon:
             e.id = _entry_id(path, seen, e.words)
             m = meta.get(e.id, {})
             e.english, e.source, e.signer = m.get("english", ""), m.get("source", ""), m.get("signer", "")
+            e.dominant, e.two_handed = (m.get("dominant") or "").strip(), (m.get("two_handed") or "").strip()
             entries.append(e)
         if rows and not entries:
             raise LexiconError(f"{index}: none of its {len(rows)} recordings exist beside it")
@@ -188,8 +198,8 @@ class Lexicon:
     def save(self) -> None:
         """Write ``index.csv`` and ``meta.csv`` atomically."""
         _write_csv(self.root / INDEX, INDEX_COLUMNS, [e.row() for e in self.entries])
-        meta = [{"id": e.id, "english": e.english, "source": e.source, "signer": e.signer}
-                for e in self.entries if e.english or e.source or e.signer]
+        meta = [{c: getattr(e, c) for c in META_COLUMNS}
+                for e in self.entries if e.english or e.source or e.signer or e.dominant]
         _write_csv(self.root / META, META_COLUMNS, meta)
 
     def _reindex(self) -> None:
@@ -240,6 +250,20 @@ class Lexicon:
             v.sort(key=lambda e: (e.priority, self._pref(e.signed_language)))
         return out
 
+    def alphabets(self) -> dict[str, dict[str, LexiconEntry]]:
+        """Fingerspelling alphabets, preferred first (best priority, then signed-language preference, then
+        size): alphabet -> letter -> its best sign in that alphabet."""
+        out: dict[str, dict[str, LexiconEntry]] = {}
+        for letter, entries in self.letters().items():
+            for e in entries:  # best first: the first of each alphabet wins
+                out.setdefault(e.alphabet, {}).setdefault(letter, e)
+
+        def rank(name):
+            es = list(out[name].values())
+            return (min(e.priority for e in es), min(self._pref(e.signed_language) for e in es), -len(es), name)
+
+        return {name: out[name] for name in sorted(out, key=rank)}
+
     def numbers(self) -> dict[int, list[LexiconEntry]]:
         """Number signs by value, best first."""
         out: dict[int, list[LexiconEntry]] = {}
@@ -279,8 +303,9 @@ class Lexicon:
     # -- growing --------------------------------------------------------------------------------
     def add(self, word: str, pose: PoseSequence, english: str = "", signed_language: str = "",
             spoken_language: str = "ar", glosses: str = "", priority: int = 0, source: str = "added",
-            signer: str = "", folder: str = "added") -> LexiconEntry:
-        """Save ``pose`` as ``<folder>/<word>-<n>.pose`` and append its row to ``index.csv`` (atomically)."""
+            signer: str = "", folder: str = "added", dominant: str = "") -> LexiconEntry:
+        """Save ``pose`` as ``<folder>/<word>-<n>.pose`` and append its row to ``index.csv`` (atomically).
+        ``dominant`` (left/right) is the hand that signs; by default it is measured on the recording."""
         word = " ".join(word.split())
         if not word:
             raise LexiconError("the word to add is empty")
@@ -295,8 +320,13 @@ class Lexicon:
         seen = defaultdict(int)
         for e in self.entries:
             seen[Path(e.path).with_suffix("").as_posix()] += 1
+        from syrisign.retarget import dominant_hand
+        handed = dominant_hand(pose)
+        if dominant not in ("", "left", "right"):
+            raise LexiconError(f"the dominant hand is left or right, not {dominant!r}")
         entry = LexiconEntry(rel, spoken_language, signed_language, 0, 0, word, glosses or word, int(priority),
-                             (self.root / rel).resolve(), english=english, source=source, signer=signer)
+                             (self.root / rel).resolve(), english=english, source=source, signer=signer,
+                             dominant=dominant or handed.dominant, two_handed="1" if handed.two_handed else "0")
         entry.id = _entry_id(rel, seen, word)
         self.entries.append(entry)
         try:
@@ -487,6 +517,19 @@ def _karsl_word_entries(out: Path, config: DefaultLexiconConfig, progress: bool)
     return entries
 
 
+def _store_hands(lex: Lexicon, progress: bool) -> str:
+    """Measure every recording's dominant hand into ``meta.csv`` (a value already there is kept) and name the
+    reference signer (the one with the most recordings): issue "one signer", :mod:`syrisign.signers`."""
+    from syrisign.signers import SignerBook
+
+    book = SignerBook(lex, progress=progress)
+    for e in lex.entries:
+        if e.dominant not in ("left", "right"):
+            h = book.handedness(e)
+            e.dominant, e.two_handed = h.dominant, "1" if h.two_handed else "0"
+    return book.reference_name()
+
+
 def build_default_lexicon(output: str | os.PathLike | None = None, progress: bool = True,
                           config: DefaultLexiconConfig | None = None) -> Path:
     """Build (or finish building) the default Arabic lexicon; returns its folder.
@@ -519,6 +562,7 @@ def build_default_lexicon(output: str | os.PathLike | None = None, progress: boo
         e.file = (out / e.path).resolve()
         e.id = _entry_id(e.path, seen, e.words)
     lex = Lexicon(out, entries + kept)
+    reference = _store_hands(lex, progress)
     lex.save()
     counts = defaultdict(int)
     for e in lex.entries:
@@ -526,7 +570,7 @@ def build_default_lexicon(output: str | os.PathLike | None = None, progress: boo
     info = {"name": "default", "complete": True, "parts": list(config.parts),
             "built": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - t0, 1), "entries": len(lex.entries), "counts": dict(counts),
-            "config": asdict(config)}
+            "config": asdict(config), "reference_signer": reference}
     atomic_write_bytes(out / INFO, json.dumps(info, ensure_ascii=False, indent=2).encode("utf-8"))
     (out / ".building").unlink(missing_ok=True)
     shutil.rmtree(out / ".work" / "karsl-words-src", ignore_errors=True)

@@ -12,7 +12,7 @@ differ only in where the signs come from.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -109,11 +109,27 @@ def video_frames(result: Translation, size: int = 512, layout: str = "square", i
                          for m, out in result.outputs.items()], size, layout=layout, insets=insets)
 
 
+class _Lazy:
+    """A mapping computed on first ``get`` (the closest alphabets are measured only when a word needs them)."""
+
+    def __init__(self, make) -> None:
+        self._make, self._value = make, None
+
+    def get(self, key, default=None):
+        if self._value is None:
+            self._value = self._make()
+        return self._value.get(key, default)
+
+
 class Pipeline:
     """Lexicon, translator, fuzzy matcher and producers, loaded once and reused for many texts."""
 
     def __init__(self, lexicon=None, translator: str | None = None, fuzzy: bool = True, fps: float = 25.0,
-                 progress: bool = True, max_chars: int | None = None) -> None:
+                 progress: bool = True, max_chars: int | None = None, signer: str = "reference",
+                 hand: str = "right", fingerspell_rate: float = 2.5) -> None:
+        """``signer``: the body every clip is retargeted onto (``reference``: the lexicon's reference
+        signer; ``mean``; a signer's name; ``none``), ``hand``: the output's dominant hand,
+        ``fingerspell_rate``: letters per second of a fingerspelled word (one movement)."""
         from syrisign.lexicon import Lexicon, load_lexicon
         from syrisign.translator import load_translator
 
@@ -122,6 +138,12 @@ class Pipeline:
         self.fps, self.progress, self.max_chars = float(fps), progress, max_chars
         self._fuzzy_wanted, self._fuzzy, self.fuzzy_note = fuzzy, None, ""
         self._producers: dict[str, object] = {}
+        from syrisign.spelling import SpellConfig
+        self.spelling = SpellConfig(rate=float(fingerspell_rate))  # checks the rate now, not at the first word
+        if hand not in ("left", "right"):
+            raise SyriSignError(f"dominant hand must be left or right, got {hand!r}")
+        self.signer, self.hand = signer, hand
+        self._one_signer = None
 
     # -- stages ------------------------------------------------------------------------------
     def fuzzy_matcher(self):
@@ -139,7 +161,11 @@ class Pipeline:
     def plan(self, text: str):
         from syrisign.plan import make_plan
         kw = {"max_chars": self.max_chars} if self.max_chars else {}
-        plan = make_plan(text, self.lexicon, self.translator, self.fuzzy_matcher(), **kw)
+        one = self.one_signer()
+        plan = make_plan(text, self.lexicon, self.translator, self.fuzzy_matcher(), closest=_Lazy(one.book.closest_alphabets),
+                         **kw)
+        one.book.flush()
+        plan.signer = f"{one.name} (dominant hand: {one.hand})"
         if self.fuzzy_note and self.fuzzy_note not in plan.notes:
             plan.notes.append(self.fuzzy_note)
         return plan
@@ -150,8 +176,18 @@ class Pipeline:
             self._producers[method] = load_producer(method, **opts)
         return self._producers[method]
 
+    def one_signer(self):
+        """The :class:`~syrisign.signers.OneSigner` every method's clips go through (built on first use)."""
+        if self._one_signer is None:
+            from syrisign.signers import OneSigner, SignerBook
+            self._one_signer = OneSigner(SignerBook(self.lexicon, progress=self.progress), self.signer, self.hand)
+        return self._one_signer
+
     def produce(self, plan, method: str) -> MethodOutput:
-        from syrisign.stitch import stitch
+        """The method's clips, onto one signer (retargeted, one dominant hand), each fingerspelled word as one
+        movement (:func:`syrisign.spelling.spell_word`), stitched; one segment per sign unit."""
+        from syrisign.spelling import spell_word
+        from syrisign.stitch import Segment, common_layout, stitch
 
         t0 = time.perf_counter()
         units = plan.units()
@@ -160,9 +196,37 @@ class Pipeline:
         clips = self.producer(method).produce(units)
         if len(clips) != len(units):
             raise SyriSignError(f"method {method} returned {len(clips)} clips for {len(units)} signs")
-        labels = [u.text_ar for u in units]
-        res = stitch(clips, labels, fps=self.fps)
-        return MethodOutput(method, res.sequence, res.segments, units, time.perf_counter() - t0)
+        one = self.one_signer()
+        layout = common_layout(clips)
+        ready = []
+        for c, u in zip(clips, units):
+            recorded = u.entry is not None and c.meta.get("lexicon_entry") == getattr(u.entry, "id", None)
+            ready.append(one.prepare(c, layout, self.fps, u.entry if recorded else None))
+        # pieces to stitch: a fingerspelled word is one piece (its letters' holds in one movement)
+        pieces: list[tuple[PoseSequence, str, list[int], list[int] | None]] = []
+        i = 0
+        while i < len(units):
+            u = units[i]
+            if u.kind in ("fingerspell", "substituted"):
+                j = i
+                while j < len(units) and units[j].item_index == u.item_index:
+                    j += 1
+                word = spell_word(ready[i:j], one.hand, self.spelling)
+                pieces.append((word.sequence, u.meta.get("item_text") or u.text_ar, list(range(i, j)), word.bounds))
+                i = j
+            else:
+                pieces.append((ready[i], u.text_ar, [i], None))
+                i += 1
+        res = stitch([p[0] for p in pieces], [p[1] for p in pieces], fps=self.fps)
+        segments = []
+        for k, (_, label, idx, bounds) in enumerate(pieces):
+            if bounds is None:
+                segments.append(replace(res.segments[k], label=units[idx[0]].text_ar))
+                continue
+            for (a, b), ui in zip(res.split(k, bounds), idx):
+                segments.append(Segment(a, b, units[ui].text_ar, k, res.segments[k].source))
+        one.book.flush()
+        return MethodOutput(method, res.sequence, segments, units, time.perf_counter() - t0)
 
     def translate(self, text: str, methods: list[str] | tuple[str, ...] = ("retrieval",),
                   keep_going: bool = False) -> Translation:

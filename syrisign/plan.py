@@ -54,6 +54,7 @@ class PlanItem:
     english: str = ""
     note: str = ""
     score: float | None = None  # fuzzy matches
+    alphabet: str = ""  # fingerspelled words: the alphabet the word is spelled with
     start: int = 0  # character offsets in the input text
     end: int = 0
     pause_after: bool = False
@@ -79,7 +80,7 @@ class PlanItem:
         return {"index": self.index, "text": self.text, "tokens": list(self.tokens), "kind": self.kind,
                 "signs": list(self.signs), "entries": [e.to_dict() for e in self.entries], "english": self.english,
                 "note": self.note, "score": self.score, "start": self.start, "end": self.end,
-                "pause_after": self.pause_after, "content": self.content}
+                "pause_after": self.pause_after, "content": self.content, "alphabet": self.alphabet}
 
 
 @dataclass
@@ -89,6 +90,7 @@ class GlossPlan:
     lexicon: str = ""  # the lexicon's folder
     translation: str = ""  # the whole text in English, when a translator was given
     notes: list[str] = field(default_factory=list)
+    signer: str = ""  # who the video shows: the body every recording is retargeted onto, and the dominant hand
 
     def counts(self) -> dict[str, int]:
         """Content tokens per kind (a multi-word item counts each of its words)."""
@@ -142,7 +144,7 @@ class GlossPlan:
             if it.kind in ("fingerspell", "substituted"):
                 langs: dict[str, int] = {}
                 for e in it.entries:
-                    langs[e.signed_language] = langs.get(e.signed_language, 0) + 1
+                    langs[e.alphabet] = langs.get(e.alphabet, 0) + 1
                 rec = "letters " + ", ".join(f"{k}×{v}" for k, v in langs.items())
                 signs = "-".join(it.signs)
             elif it.kind == "number":
@@ -164,12 +166,14 @@ class GlossPlan:
         lines = [fmt(rows[0]), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows[1:]]
         if self.translation:
             lines.append(f"translation: {self.translation}")
+        if self.signer:
+            lines.append(f"signer: {self.signer}")
         lines.append(self.coverage_line())
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "lexicon": self.lexicon, "translation": self.translation,
+        return {"text": self.text, "lexicon": self.lexicon, "translation": self.translation, "signer": self.signer,
                 "coverage": round(self.coverage, 2), "counts": self.counts(), "content_tokens": self.content_tokens,
                 "items": [it.to_dict() for it in self.items], "notes": list(self.notes)}
 
@@ -184,12 +188,16 @@ def _nothing_reason(tokens: list[Token], items: list[PlanItem]) -> str:
 
 
 def make_plan(text: str, lexicon: Lexicon, translator=None, fuzzy: FuzzyMatcher | None = None,
-              max_chars: int = DEFAULT_MAX_CHARS, substitutes: dict | None = None) -> GlossPlan:
+              max_chars: int = DEFAULT_MAX_CHARS, substitutes: dict | None = None,
+              closest: dict[str, list[str]] | None = None) -> GlossPlan:
     """The gloss plan of ``text`` against ``lexicon``.
 
     ``translator``: a :class:`~syrisign.translator.Translator` for English glosses and the whole
     translation (lexicon entries' own English is preferred for their items). ``fuzzy(surface, key)``
-    returns ``(entry, score)`` or None for words with no exact match. Raises :class:`TextError` past
+    returns ``(entry, score)`` or None for words with no exact match. A word is fingerspelled with one
+    alphabet: the preferred one of those that have the most of its letters; a letter that alphabet lacks
+    comes from the ``closest`` other alphabet that has it (``closest[a]``: the other alphabets, nearest
+    first; default the preference order), and the item's note says so. Raises :class:`TextError` past
     ``max_chars``, and "nothing to sign" errors for empty text, only punctuation, or words of which
     none can be signed (:class:`NothingToSignError`, which carries the plan).
     """
@@ -199,6 +207,7 @@ def make_plan(text: str, lexicon: Lexicon, translator=None, fuzzy: FuzzyMatcher 
     if not text.strip():
         raise TextError("nothing to sign: the text is empty")
     letters = lexicon.letters()
+    alphabets = lexicon.alphabets()
     numbers = lexicon.numbers()
     letter_langs = sorted({v[0].signed_language for v in letters.values()}) or ["lexicon"]
     spell_name = "/".join(letter_langs)
@@ -237,9 +246,22 @@ def make_plan(text: str, lexicon: Lexicon, translator=None, fuzzy: FuzzyMatcher 
         if not played:
             add([tok], "skipped", note="; ".join(unit_notes) or "no letter could be signed")
             return
+        names = list(alphabets)
+        # the preferred alphabet among those that have the most of the word's letters
+        name = min(names, key=lambda a: (sum(u.sign not in alphabets[a] for u in played), names.index(a)))
+        order = [a for a in (closest or {}).get(name, names) if a != name and a in alphabets]
+        order += [a for a in names if a != name and a not in order]
+        entries = []
+        for u in played:
+            if u.sign in alphabets[name]:
+                entries.append(alphabets[name][u.sign])
+                continue
+            other = next(a for a in order if u.sign in alphabets[a])
+            entries.append(alphabets[other][u.sign])
+            unit_notes.append(f"{u.sign} from {other} (not in {name})")
         kind = "substituted" if any(u.substituted for u in units) else "fingerspell"
-        add([tok], kind, entries=[letters[u.sign][0] for u in played], signs=[u.sign for u in played],
-            note="; ".join(unit_notes))
+        add([tok], kind, entries=entries, signs=[u.sign for u in played], note="; ".join(unit_notes),
+            alphabet=name)
 
     i = 0
     while i < len(tokens):

@@ -229,14 +229,18 @@ class PoseSequence:
             return (hands & raised) | moving
         return raised | moving
 
-    def trim_idle(self, margin: int = 2, speed_threshold: float = 0.6) -> PoseSequence:
-        """Drop idle frames (hands down and still) at both ends, keeping ``margin`` frames."""
+    def active_span(self, margin: int = 2, speed_threshold: float = 0.6) -> tuple[int, int]:
+        """``[start, stop)`` without the idle frames (hands down and still) at both ends, ``margin`` kept."""
         active = self.activity(speed_threshold)
         if not active.any():
-            return self
+            return 0, len(self)
         idx = np.flatnonzero(active)
-        start, stop = max(0, idx[0] - margin), min(len(self), idx[-1] + 1 + margin)
-        return self[start:stop]
+        return max(0, int(idx[0]) - margin), min(len(self), int(idx[-1]) + 1 + margin)
+
+    def trim_idle(self, margin: int = 2, speed_threshold: float = 0.6) -> PoseSequence:
+        """Drop idle frames (hands down and still) at both ends, keeping ``margin`` frames."""
+        start, stop = self.active_span(margin, speed_threshold)
+        return self if (start, stop) == (0, len(self)) else self[start:stop]
 
     # -- persistence --------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:

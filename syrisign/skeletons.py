@@ -100,13 +100,15 @@ class Skeleton:
     def mirror_permutation(self) -> tuple[int, ...]:
         """Joint permutation for a left-right mirror: hands swap, LEFT_x <-> RIGHT_x.
 
-        Face-mesh indices have no published symmetry table, so face points keep their
-        index (the face is still flipped geometrically by ``mirror``).
+        Face-mesh points swap with their mirror image (``FACE_MIRROR``, derived from the mesh by
+        scripts/gen_face_mirror.py), so a mirrored face can be blended with an unmirrored one.
         """
         perm = []
         for j in self.joints:
             comp, point = j.split(".", 1)
-            if comp == LEFT_HAND:
+            if comp == FACE and point.isdigit() and int(point) < len(topo.FACE_MIRROR):
+                point = str(topo.FACE_MIRROR[int(point)])
+            elif comp == LEFT_HAND:
                 comp = RIGHT_HAND
             elif comp == RIGHT_HAND:
                 comp = LEFT_HAND

@@ -120,6 +120,15 @@ class StitchResult:
     kept: list[tuple[int, int]] = field(default_factory=list)  # [start, stop) of each trimmed clip kept after cuts
     blend_frames: list[int] = field(default_factory=list)  # transition frames inserted at each join
     filled: int = 0  # landmark-frames filled by gap interpolation
+    offsets: list[int] = field(default_factory=list)  # output frame of each clip's frame 0 (resampled to fps)
+
+    def split(self, clip: int, bounds: list[int]) -> list[tuple[int, int]]:
+        """Output frame ranges of parts of one clip: ``bounds`` are the clip's own frames (at the output fps)
+        where each part starts, and its end. The ranges are clipped to the clip's segment and cover it."""
+        seg = self.segments[clip]
+        cuts = [min(seg.end_frame, max(seg.start_frame, self.offsets[clip] + b)) for b in bounds[1:-1]]
+        edges = [seg.start_frame, *cuts, seg.end_frame]
+        return list(zip(edges[:-1], edges[1:]))
 
     @property
     def joins(self) -> list[int]:
@@ -128,6 +137,12 @@ class StitchResult:
 
 
 # -- preparation ----------------------------------------------------------------------------
+def common_layout(clips: list[PoseSequence], skeleton: str | Skeleton | None = None) -> Skeleton:
+    """The layout clips are stitched in: ``skeleton``, else theirs when they share one (holistic586 becomes
+    holistic543: world landmarks cannot share the image body frame), else holistic543."""
+    return _layout(clips, skeleton)
+
+
 def _layout(clips: list[PoseSequence], skeleton: str | Skeleton | None) -> Skeleton:
     if skeleton is not None:
         return get_skeleton(skeleton)
@@ -411,8 +426,11 @@ def stitch(clips: list[PoseSequence], labels: list[str] | None = None, fps: floa
     """
     config = config or StitchConfig()
     prepared, names, layout = _prepare(clips, labels, fps, skeleton, config.normalize)
+    trim_starts = [0] * len(prepared)
     if config.trim:
-        prepared = [c.trim_idle(margin=config.trim_margin, speed_threshold=config.idle_speed) for c in prepared]
+        spans = [c.active_span(margin=config.trim_margin, speed_threshold=config.idle_speed) for c in prepared]
+        trim_starts = [a for a, _ in spans]
+        prepared = [c[a:b] if (a, b) != (0, len(c)) else c for c, (a, b) in zip(prepared, spans)]
     trimmed = [len(c) for c in prepared]
 
     # cut points: each clip keeps [start, stop)
@@ -425,7 +443,7 @@ def stitch(clips: list[PoseSequence], labels: list[str] | None = None, fps: floa
     kept = [c[s:e] for c, s, e in zip(prepared, starts, stops)]
 
     blends = [config.blend_frames(fps)] * (len(kept) - 1)
-    data, conf, segments = [], [], []
+    data, conf, segments, offsets = [], [], [], []
     pos = 0
     for i, c in enumerate(kept):
         seg_start = pos
@@ -439,6 +457,7 @@ def stitch(clips: list[PoseSequence], labels: list[str] | None = None, fps: floa
             pos += n
         data.append(c.data)
         conf.append(c.confidence)
+        offsets.append(pos - trim_starts[i] - starts[i])  # output frame of the clip's own frame 0 (at fps)
         pos += len(c)
         segments.append(Segment(seg_start, pos, names[i], i, _source(clips[i])))
 
@@ -446,7 +465,7 @@ def stitch(clips: list[PoseSequence], labels: list[str] | None = None, fps: floa
     seq = PoseSequence(np.concatenate(data), np.concatenate(conf), fps, layout, meta=meta)
     seq, filled = fill_gaps(seq, config.max_gap)
     seq = smooth(seq, config)
-    return StitchResult(seq, segments, trimmed, list(zip(starts, stops)), blends, filled)
+    return StitchResult(seq, segments, trimmed, list(zip(starts, stops)), blends, filled, offsets)
 
 
 def concatenate_naive(clips: list[PoseSequence], fps: float = 25.0, layout: str | Skeleton | None = None,

@@ -1,0 +1,401 @@
+"""One signer: every recording mapped onto one reference body and one dominant hand.
+
+A lexicon mixes recordings of several people (KArSL signers 01 and 03, the Jordanian fingerspeller, the
+Saudi dictionary's signers, a community's contributors). Shown one after the other they read as several
+people, and the hand that signs changes with the source. This module
+
+- measures a signer's :class:`Body` from their recordings: the length of every bone (shoulder width,
+  upper arms, forearms, the 20 bones of a hand) as the 95th percentile of its 2-D length over the frames
+  (a bone seen at an angle only looks shorter, so the high percentile is its length in the image plane),
+  and the head's size and place above the shoulders;
+- :func:`retarget` moves a recording onto another body keeping every joint's direction: down the
+  kinematic tree (shoulder, elbow, wrist, hand; head apart) each bone vector is scaled by the ratio of the
+  two bodies' lengths, so the rotations and the foreshortening stay and the lengths become the target's;
+- :func:`dominant_hand` says which hand signs (the wrist that travels farther) and whether the sign is
+  two-handed; :func:`with_dominant` mirrors a recording whose dominant hand is the other one (a
+  two-handed sign is mirrored as a whole).
+
+All of it works in normalized units (shoulder-centred, shoulder width 1): retarget a clip after
+``normalize()``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from syrisign.errors import SyriSignError
+from syrisign.pose import PoseSequence
+from syrisign.skeletons import FACE, LEFT_HAND, RIGHT_HAND, Skeleton
+
+SIDES = ("left", "right")
+HANDS = {"left": LEFT_HAND, "right": RIGHT_HAND}
+# parent -> child along each finger, from the wrist (MediaPipe hand indices)
+HAND_BONES = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (0, 9), (9, 10), (10, 11),
+              (11, 12), (0, 13), (13, 14), (14, 15), (15, 16), (0, 17), (17, 18), (18, 19), (19, 20))
+POSE_HAND = ("PINKY", "INDEX", "THUMB")  # the pose model's coarse hand, children of its wrist
+HEAD_POSE = ("NOSE", "LEFT_EYE_INNER", "LEFT_EYE", "LEFT_EYE_OUTER", "RIGHT_EYE_INNER", "RIGHT_EYE",
+             "RIGHT_EYE_OUTER", "LEFT_EAR", "RIGHT_EAR", "MOUTH_LEFT", "MOUTH_RIGHT")
+FACE_TOP, FACE_CHIN = "10", "152"  # face mesh: top of the forehead and the chin
+PERCENTILE = 95
+MIN_FRAMES = 8  # fewer valid frames than this: the bone is not measured
+POSE_CONFIDENCE = 0.5  # pose joints below this visibility are guesses of the pose model: not measured
+RATIO_LIMITS = (0.5, 2.0)
+
+
+class RetargetError(SyriSignError, ValueError):
+    """A body or a recording that cannot be retargeted; the message says why."""
+
+
+@dataclass
+class Body:
+    """A signer's proportions in shoulder widths (2-D lengths in the image plane); None where unmeasured."""
+
+    name: str = ""
+    upper_arm: dict[str, float | None] = field(default_factory=lambda: {"left": None, "right": None})
+    forearm: dict[str, float | None] = field(default_factory=lambda: {"left": None, "right": None})
+    hand: list[float | None] = field(default_factory=lambda: [None] * len(HAND_BONES))
+    head_offset: tuple[float, float] | None = None  # face centre from the shoulder centre
+    head_size: float | None = None  # forehead to chin
+    recordings: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Body:
+        return cls(d.get("name", ""), dict(d.get("upper_arm", {})), dict(d.get("forearm", {})),
+                   list(d.get("hand", [None] * len(HAND_BONES))),
+                   tuple(d["head_offset"]) if d.get("head_offset") is not None else None,
+                   d.get("head_size"), int(d.get("recordings", 0)))
+
+    def symmetric(self) -> Body:
+        """Both arms given their mean length (a reference body has two arms of one length)."""
+        out = Body.from_dict(self.to_dict())
+        for part in ("upper_arm", "forearm"):
+            vals = [v for v in getattr(self, part).values() if v is not None]
+            if vals:
+                getattr(out, part).update({s: float(np.mean(vals)) for s in SIDES})
+        return out
+
+    def describe(self) -> str:
+        def f(v):
+            return "-" if v is None else f"{v:.2f}"
+        hand = [v for v in self.hand if v is not None]
+        return (f"{self.name or 'body'}: upper arms {f(self.upper_arm['left'])}/{f(self.upper_arm['right'])}, "
+                f"forearms {f(self.forearm['left'])}/{f(self.forearm['right'])}, hand bones "
+                f"{f(float(np.sum(hand)) if hand else None)} in all, head {f(self.head_size)} (shoulder widths; "
+                f"{self.recordings} recordings)")
+
+
+def mean_body(bodies: list[Body], name: str = "mean") -> Body:
+    """The mean of several bodies, part by part (what each measured), made symmetric."""
+    out = Body(name, recordings=sum(b.recordings for b in bodies))
+
+    def mean(vals):
+        vals = [v for v in vals if v is not None]
+        return float(np.mean(vals)) if vals else None
+
+    for part in ("upper_arm", "forearm"):
+        for s in SIDES:
+            getattr(out, part)[s] = mean([getattr(b, part)[s] for b in bodies])
+    out.hand = [mean([b.hand[k] for b in bodies]) for k in range(len(HAND_BONES))]
+    offsets = [b.head_offset for b in bodies if b.head_offset is not None]
+    out.head_offset = tuple(float(v) for v in np.mean(offsets, axis=0)) if offsets else None
+    out.head_size = mean([b.head_size for b in bodies])
+    return out.symmetric()
+
+
+# -- joints of a layout ---------------------------------------------------------------------------
+def _idx(sk: Skeleton, name: str) -> int | None:
+    return sk.index.get(name)
+
+
+def _arm(sk: Skeleton, side: str) -> tuple[int | None, int | None, int | None]:
+    s = side.upper()
+    return _idx(sk, f"pose.{s}_SHOULDER"), _idx(sk, f"pose.{s}_ELBOW"), _idx(sk, f"pose.{s}_WRIST")
+
+
+def _hand_start(sk: Skeleton, side: str) -> int | None:
+    h = HANDS[side]
+    if not sk.has(h) or sk.slices[h].stop - sk.slices[h].start != 21:
+        return None
+    return sk.slices[h].start
+
+
+def _head(sk: Skeleton) -> np.ndarray:
+    """Face and pose head joints: they move together with the head."""
+    idx = [sk.index[f"pose.{p}"] for p in HEAD_POSE if f"pose.{p}" in sk.index]
+    if sk.has(FACE):
+        idx += list(range(sk.slices[FACE].start, sk.slices[FACE].stop))
+    return np.asarray(idx, dtype=np.int64)
+
+
+def _lengths(seq: PoseSequence, a: int, b: int, pose: bool) -> np.ndarray:
+    """2-D lengths of bone a-b in the frames where both ends are seen (pose joints: visible enough)."""
+    th = POSE_CONFIDENCE if pose else 0.0
+    ok = (seq.confidence[:, a] > th) & (seq.confidence[:, b] > th)
+    return np.linalg.norm(seq.data[ok, b, :2] - seq.data[ok, a, :2], axis=-1)
+
+
+def _pct(values: list[np.ndarray]) -> float | None:
+    v = np.concatenate(values) if values else np.zeros(0)
+    return float(np.percentile(v, PERCENTILE)) if len(v) >= MIN_FRAMES else None
+
+
+def _face_centre(seq: PoseSequence, head: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 2) centre of the face (mean of the seen face points, else of the pose head points), (T,) seen."""
+    sk = seq.skeleton
+    pts = np.arange(sk.slices[FACE].start, sk.slices[FACE].stop) if sk.has(FACE) else head
+    if not len(pts):
+        return np.zeros((len(seq), 2)), np.zeros(len(seq), dtype=bool)
+    ok = seq.confidence[:, pts] > 0  # (T, K)
+    n = ok.sum(1)
+    c = (seq.data[:, pts, :2] * ok[..., None]).sum(1) / np.maximum(n, 1)[:, None]
+    return c, n >= max(3, 0.5 * len(pts))
+
+
+def measure_body(seqs: list[PoseSequence], name: str = "") -> Body:
+    """A signer's body from their recordings (normalized first: shoulder width 1)."""
+    if not seqs:
+        raise RetargetError("no recording to measure a body from")
+    norm = [s if s.meta.get("normalized") else s.normalize() for s in seqs]
+    if len({q.skeleton.name for q in norm}) > 1:
+        raise RetargetError("measure a body on recordings of one layout (reduce them first)")
+    sk = norm[0].skeleton
+    body = Body(name, recordings=len(norm))
+    for side in SIDES:
+        s_, e_, w_ = _arm(sk, side)
+        if s_ is not None and e_ is not None:
+            body.upper_arm[side] = _pct([_lengths(q, s_, e_, True) for q in norm])
+        if e_ is not None and w_ is not None:
+            body.forearm[side] = _pct([_lengths(q, e_, w_, True) for q in norm])
+    for k, (a, b) in enumerate(HAND_BONES):
+        vals = []
+        for q in norm:
+            for side in SIDES:
+                h = _hand_start(q.skeleton, side)
+                if h is not None:
+                    vals.append(_lengths(q, h + a, h + b, False))
+        body.hand[k] = _pct(vals)
+    offsets, sizes = [], []
+    for q in norm:
+        head = _head(q.skeleton)
+        c, ok = _face_centre(q, head)
+        if ok.any():
+            offsets.append(np.median(c[ok], axis=0))
+        top, chin = _idx(q.skeleton, f"face.{FACE_TOP}"), _idx(q.skeleton, f"face.{FACE_CHIN}")
+        if top is not None and chin is not None:
+            ln = _lengths(q, top, chin, False)
+            if len(ln):
+                sizes.append(np.median(ln))
+    if offsets:
+        body.head_offset = tuple(float(v) for v in np.median(offsets, axis=0))
+    if sizes:
+        body.head_size = float(np.median(sizes))
+    return body
+
+
+# -- retargeting ----------------------------------------------------------------------------------------
+def _ratio(target: float | None, source: float | None) -> float:
+    if target is None or source is None or not source > 1e-6:
+        return 1.0
+    return float(np.clip(target / source, *RATIO_LIMITS))
+
+
+def retarget(seq: PoseSequence, source: Body, target: Body) -> PoseSequence:
+    """``seq`` (normalized) moved from the ``source`` body onto the ``target`` body.
+
+    Each joint's new place is its parent's new place plus the original bone vector (x, y and z) scaled
+    by ``target length / source length``; a joint whose parent is missing in a frame moves with its
+    nearest seen ancestor. The shoulders and everything below them stay (shoulder width is 1 for both
+    bodies); the face and the pose's head points are moved so that the face centre sits where the
+    target's does above the shoulders (the head's own motion is kept) and scaled about it to the
+    target's head size.
+    """
+    sk = seq.skeleton
+    data = seq.data.copy()
+    conf = seq.confidence
+    valid = conf > 0
+    T = len(seq)
+    for side in SIDES:
+        s_, e_, w_ = _arm(sk, side)
+        if s_ is None:
+            continue
+        delta = np.zeros((T, 3), dtype=np.float32)  # how far the current joint moved (its subtree follows)
+
+        def place(j: int | None, parent: int | None, r: float, parent_delta: np.ndarray) -> np.ndarray:
+            if j is None:
+                return parent_delta
+            both = valid[:, j] & valid[:, parent] if parent is not None else np.zeros(T, dtype=bool)
+            d = parent_delta.copy()
+            if parent is not None:
+                moved = data[:, parent] + r * (seq.data[:, j] - seq.data[:, parent])  # parent already moved
+                d[both] = (moved - seq.data[:, j])[both]
+            data[valid[:, j], j] = (seq.data[:, j] + d)[valid[:, j]]
+            return d
+
+        d_elbow = place(e_, s_, _ratio(target.upper_arm[side], source.upper_arm[side]), delta)
+        d_wrist = place(w_, e_, _ratio(target.forearm[side], source.forearm[side]), d_elbow)
+        # the pose's coarse hand and the tracked hand hang from the wrist
+        r_hand = _hand_ratio(source, target)
+        if w_ is not None:
+            for p in POSE_HAND:
+                place(_idx(sk, f"pose.{side.upper()}_{p}"), w_, r_hand, d_wrist)
+        h = _hand_start(sk, side)
+        if h is not None:
+            # the hand's wrist follows the pose wrist (its small offset from it kept), then every finger bone
+            root = place(h, w_, 1.0, d_wrist) if w_ is not None else _follow(data, seq, valid, h, d_wrist)
+            deltas = {0: root}
+            for k, (a, b) in enumerate(HAND_BONES):
+                deltas[b] = place(h + b, h + a, _ratio(target.hand[k], source.hand[k]), deltas[a])
+    _retarget_head(seq, data, valid, source, target)
+    out = PoseSequence(data, conf, seq.fps, sk, seq.timestamps, dict(seq.meta, retargeted=target.name or True))
+    return out
+
+
+def _follow(data: np.ndarray, seq: PoseSequence, valid: np.ndarray, j: int, d: np.ndarray) -> np.ndarray:
+    data[valid[:, j], j] = (seq.data[:, j] + d)[valid[:, j]]
+    return d
+
+
+def _hand_ratio(source: Body, target: Body) -> float:
+    """The hand's overall scale: the median ratio of the bones both bodies have measured."""
+    r = [t / s for t, s in zip(target.hand, source.hand) if t is not None and s is not None and s > 1e-6]
+    return float(np.clip(np.median(r), *RATIO_LIMITS)) if r else 1.0
+
+
+def _retarget_head(seq: PoseSequence, data: np.ndarray, valid: np.ndarray, source: Body, target: Body) -> None:
+    head = _head(seq.skeleton)
+    if not len(head) or target.head_offset is None or source.head_offset is None:
+        return
+    scale = _ratio(target.head_size, source.head_size)
+    c, ok = _face_centre(seq, head)  # (T, 2)
+    # frames without a face: the head's place from the recording's median face centre
+    centre = np.where(ok[:, None], c, np.median(c[ok], axis=0) if ok.any() else np.asarray(source.head_offset))
+    shift = np.asarray(target.head_offset) - np.asarray(source.head_offset)  # (2,)
+    pts = data[:, head, :2]  # (T, K, 2)
+    new = (pts - centre[:, None]) * scale + centre[:, None] + shift
+    m = valid[:, head]
+    data[:, head, :2] = np.where(m[..., None], new, pts)
+    data[:, head, 2] = np.where(m, data[:, head, 2] * scale, data[:, head, 2])
+
+
+# -- the dominant hand ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Handedness:
+    dominant: str  # "left" | "right"
+    two_handed: bool
+    travel: tuple[float, float]  # (left, right) wrist paths in shoulder widths
+
+    def to_meta(self) -> dict:
+        return {"dominant": self.dominant, "two_handed": "1" if self.two_handed else "0"}
+
+
+def wrist_path(seq: PoseSequence, side: str) -> np.ndarray:
+    """(T, 2) the wrist in the image (the tracked hand's wrist where seen, else the pose wrist), NaN unseen."""
+    sk = seq.skeleton
+    out = np.full((len(seq), 2), np.nan, dtype=np.float64)
+    _, _, w_ = _arm(sk, side)
+    if w_ is not None:
+        ok = seq.confidence[:, w_] > POSE_CONFIDENCE
+        out[ok] = seq.data[ok, w_, :2]
+    h = _hand_start(sk, side)
+    if h is not None:
+        ok = seq.confidence[:, h] > 0
+        out[ok] = seq.data[ok, h, :2]
+    return out
+
+
+def travel(seq: PoseSequence, side: str, raised_only: bool = False, below: float = 1.1) -> float:
+    """Path length of the wrist in shoulder widths (steps between consecutive seen frames). With
+    ``raised_only`` the path is smoothed (3-frame median: tracking jitter is not motion) and only steps
+    with the wrist above ``below`` count (a hand resting at the hip does not sign)."""
+    p = wrist_path(seq if seq.meta.get("normalized") else seq.normalize(), side)
+    ok = ~np.isnan(p[:, 0])
+    if raised_only:
+        ok &= p[:, 1] < below
+    q = p[ok]
+    if raised_only and len(q) >= 3:
+        q = np.stack([q[:-2], q[1:-1], q[2:]]).transpose(1, 0, 2)  # (n - 2, 3, 2)
+        q = np.median(q, axis=1)
+    return float(np.linalg.norm(np.diff(q, axis=0), axis=-1).sum()) if len(q) > 1 else 0.0
+
+
+def raised(seq: PoseSequence, side: str, below: float = 1.0) -> float:
+    """Share of frames in which the wrist is above ``below`` shoulder widths under the shoulder line."""
+    p = wrist_path(seq if seq.meta.get("normalized") else seq.normalize(), side)
+    return float(np.nanmean(np.where(np.isnan(p[:, 1]), 0.0, p[:, 1] < below))) if len(p) else 0.0
+
+
+def dominant_hand(seq: PoseSequence, two_handed_share: float = 0.5) -> Handedness:
+    """The hand that signs and whether the other one takes part.
+
+    The dominant hand is the one whose wrist travels farther while raised into the signing space (the
+    METRICS.md active hand, with jitter and a hand resting at the hip left out), ties broken by how long
+    each is raised; the sign is two-handed when the other wrist travels at least ``two_handed_share`` as
+    far and is raised in a third of the frames."""
+    norm = seq if seq.meta.get("normalized") else seq.normalize()
+    lt, rt = travel(norm, "left", True), travel(norm, "right", True)
+    lr, rr = raised(norm, "left"), raised(norm, "right")
+    dom = "right" if (rt, rr) >= (lt, lr) else "left"
+    big, small = (rt, lt) if dom == "right" else (lt, rt)
+    other_raised = lr if dom == "right" else rr
+    two = big > 0 and small >= two_handed_share * big and other_raised >= 1 / 3
+    return Handedness(dom, bool(two), (lt, rt))
+
+
+def with_dominant(seq: PoseSequence, want: str, measured: str | None = None) -> tuple[PoseSequence, bool]:
+    """``seq`` signed with the ``want`` hand: mirrored (as a whole) when its dominant hand is the other one.
+    Returns the sequence and whether it was mirrored."""
+    if want not in SIDES:
+        raise RetargetError(f"dominant hand must be left or right, got {want!r}")
+    dom = measured or dominant_hand(seq).dominant
+    if dom == want:
+        return seq, False
+    out = seq.mirror()
+    out.meta = dict(out.meta, mirrored=True)
+    return out, True
+
+
+# -- measures (METRICS.md, legibility and one signer) --------------------------------------------------
+ARM_BONES = {"shoulder width": ("pose.LEFT_SHOULDER", "pose.RIGHT_SHOULDER"),
+             "left upper arm": ("pose.LEFT_SHOULDER", "pose.LEFT_ELBOW"),
+             "right upper arm": ("pose.RIGHT_SHOULDER", "pose.RIGHT_ELBOW"),
+             "left forearm": ("pose.LEFT_ELBOW", "pose.LEFT_WRIST"),
+             "right forearm": ("pose.RIGHT_ELBOW", "pose.RIGHT_WRIST")}
+
+
+def bone_variation(seq: PoseSequence, segments: list[tuple[int, int]]) -> dict[str, float]:
+    """Per arm bone: the coefficient of variation across ``segments`` (frame ranges) of each segment's
+    95th-percentile 2-D bone length (METRICS.md "Bone-length variation")."""
+    sk = seq.skeleton
+    out = {}
+    for name, (a, b) in ARM_BONES.items():
+        ia, ib = sk.index.get(a), sk.index.get(b)
+        if ia is None or ib is None:
+            continue
+        per = []
+        for s, e in segments:
+            part = seq[s:e]
+            ln = _lengths(part, ia, ib, True)
+            if len(ln) >= 2:
+                per.append(float(np.percentile(ln, PERCENTILE)))
+        if len(per) >= 2:
+            out[name] = float(np.std(per) / np.mean(per)) if np.mean(per) > 0 else math.nan
+    return out
+
+
+def active_hands(seq: PoseSequence, segments: list[tuple[int, int]]) -> list[str]:
+    """Per segment, the wrist that travels farther in the image (METRICS.md "Active-hand switches")."""
+    norm = seq if seq.meta.get("normalized") else seq.normalize()
+    out = []
+    for s, e in segments:
+        part = norm[s:e]
+        out.append("right" if travel(part, "right") >= travel(part, "left") else "left")
+    return out
+
+
+__all__ = ["Body", "Handedness", "RetargetError", "measure_body", "mean_body", "retarget", "dominant_hand",
+           "with_dominant", "bone_variation", "active_hands", "travel", "raised", "wrist_path", "HAND_BONES"]
