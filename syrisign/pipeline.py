@@ -126,10 +126,12 @@ class Pipeline:
 
     def __init__(self, lexicon=None, translator: str | None = None, fuzzy: bool = True, fps: float = 25.0,
                  progress: bool = True, max_chars: int | None = None, signer: str = "reference",
-                 hand: str = "right", fingerspell_rate: float = 2.5) -> None:
+                 hand: str = "right", fingerspell_rate: float = 2.5, as_recorded: bool = False) -> None:
         """``signer``: the body every clip is retargeted onto (``reference``: the lexicon's reference
         signer; ``mean``; a signer's name; ``none``), ``hand``: the output's dominant hand,
-        ``fingerspell_rate``: letters per second of a fingerspelled word (one movement)."""
+        ``fingerspell_rate``: letters per second of a fingerspelled word (one movement). ``as_recorded``
+        plays every recording as it was signed (no retargeting, no mirroring, each letter its whole
+        citation form): what SyriSign did before, kept for comparison."""
         from syrisign.lexicon import Lexicon, load_lexicon
         from syrisign.translator import load_translator
 
@@ -142,7 +144,7 @@ class Pipeline:
         self.spelling = SpellConfig(rate=float(fingerspell_rate))  # checks the rate now, not at the first word
         if hand not in ("left", "right"):
             raise SyriSignError(f"dominant hand must be left or right, got {hand!r}")
-        self.signer, self.hand = signer, hand
+        self.signer, self.hand, self.as_recorded = signer, hand, bool(as_recorded)
         self._one_signer = None
 
     # -- stages ------------------------------------------------------------------------------
@@ -161,11 +163,15 @@ class Pipeline:
     def plan(self, text: str):
         from syrisign.plan import make_plan
         kw = {"max_chars": self.max_chars} if self.max_chars else {}
-        one = self.one_signer()
-        plan = make_plan(text, self.lexicon, self.translator, self.fuzzy_matcher(), closest=_Lazy(one.book.closest_alphabets),
-                         **kw)
-        one.book.flush()
-        plan.signer = f"{one.name} (dominant hand: {one.hand})"
+        if self.as_recorded:
+            plan = make_plan(text, self.lexicon, self.translator, self.fuzzy_matcher(), one_alphabet=False, **kw)
+            plan.signer = "as recorded (each recording's own signer and hand)"
+        else:
+            one = self.one_signer()
+            plan = make_plan(text, self.lexicon, self.translator, self.fuzzy_matcher(),
+                             closest=_Lazy(one.book.closest_alphabets), **kw)
+            one.book.flush()
+            plan.signer = f"{one.name} (dominant hand: {one.hand})"
         if self.fuzzy_note and self.fuzzy_note not in plan.notes:
             plan.notes.append(self.fuzzy_note)
         return plan
@@ -196,6 +202,9 @@ class Pipeline:
         clips = self.producer(method).produce(units)
         if len(clips) != len(units):
             raise SyriSignError(f"method {method} returned {len(clips)} clips for {len(units)} signs")
+        if self.as_recorded:
+            res = stitch(clips, [u.text_ar for u in units], fps=self.fps)
+            return MethodOutput(method, res.sequence, res.segments, units, time.perf_counter() - t0)
         one = self.one_signer()
         layout = common_layout(clips)
         ready = []

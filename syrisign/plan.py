@@ -189,7 +189,7 @@ def _nothing_reason(tokens: list[Token], items: list[PlanItem]) -> str:
 
 def make_plan(text: str, lexicon: Lexicon, translator=None, fuzzy: FuzzyMatcher | None = None,
               max_chars: int = DEFAULT_MAX_CHARS, substitutes: dict | None = None,
-              closest: dict[str, list[str]] | None = None) -> GlossPlan:
+              closest: dict[str, list[str]] | None = None, one_alphabet: bool = True) -> GlossPlan:
     """The gloss plan of ``text`` against ``lexicon``.
 
     ``translator``: a :class:`~syrisign.translator.Translator` for English glosses and the whole
@@ -245,6 +245,11 @@ def make_plan(text: str, lexicon: Lexicon, translator=None, fuzzy: FuzzyMatcher 
         unit_notes = list(dict.fromkeys(u.note for u in units if u.note))
         if not played:
             add([tok], "skipped", note="; ".join(unit_notes) or "no letter could be signed")
+            return
+        if not one_alphabet:  # each letter its best sign, whatever the alphabet (as before "one signer")
+            add([tok], "substituted" if any(u.substituted for u in units) else "fingerspell",
+                entries=[letters[u.sign][0] for u in played], signs=[u.sign for u in played],
+                note="; ".join(unit_notes))
             return
         names = list(alphabets)
         # the preferred alphabet among those that have the most of the word's letters

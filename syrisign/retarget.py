@@ -42,6 +42,7 @@ PERCENTILE = 95
 MIN_FRAMES = 8  # fewer valid frames than this: the bone is not measured
 POSE_CONFIDENCE = 0.5  # pose joints below this visibility are guesses of the pose model: not measured
 RATIO_LIMITS = (0.5, 2.0)
+FOREARM_RATIO = 0.85  # forearm / upper arm below which a forearm is taken as foreshortened throughout
 
 
 class RetargetError(SyriSignError, ValueError):
@@ -71,12 +72,25 @@ class Body:
                    d.get("head_size"), int(d.get("recordings", 0)))
 
     def symmetric(self) -> Body:
-        """Both arms given their mean length (a reference body has two arms of one length)."""
+        """Both arms given the longer side's lengths (a body's two arms are alike; in the image a bone only
+        ever looks shorter than it is, so the longer measure is the better one)."""
         out = Body.from_dict(self.to_dict())
         for part in ("upper_arm", "forearm"):
             vals = [v for v in getattr(self, part).values() if v is not None]
             if vals:
-                getattr(out, part).update({s: float(np.mean(vals)) for s in SIDES})
+                getattr(out, part).update({s: float(np.max(vals)) for s in SIDES})
+        return out
+
+    def plausible(self) -> Body:
+        """A forearm measured shorter than :data:`FOREARM_RATIO` of the upper arm was foreshortened in every
+        frame (held towards the camera, as when fingerspelling): it is given that share of the upper arm."""
+        out = Body.from_dict(self.to_dict())
+        uppers = [v for v in self.upper_arm.values() if v is not None]
+        for side in SIDES:
+            upper = self.upper_arm[side] if self.upper_arm[side] is not None else (max(uppers) if uppers else None)
+            fore = self.forearm[side]
+            if upper is not None and (fore is None or fore < FOREARM_RATIO * upper):
+                out.forearm[side] = FOREARM_RATIO * upper
         return out
 
     def describe(self) -> str:
@@ -334,15 +348,15 @@ def dominant_hand(seq: PoseSequence, two_handed_share: float = 0.5) -> Handednes
 
     The dominant hand is the one whose wrist travels farther while raised into the signing space (the
     METRICS.md active hand, with jitter and a hand resting at the hip left out), ties broken by how long
-    each is raised; the sign is two-handed when the other wrist travels at least ``two_handed_share`` as
-    far and is raised in a third of the frames."""
+    each is raised; the sign is two-handed when the other hand is raised in half of the frames, or
+    travels at least ``two_handed_share`` as far and is raised in a third of them."""
     norm = seq if seq.meta.get("normalized") else seq.normalize()
     lt, rt = travel(norm, "left", True), travel(norm, "right", True)
     lr, rr = raised(norm, "left"), raised(norm, "right")
     dom = "right" if (rt, rr) >= (lt, lr) else "left"
     big, small = (rt, lt) if dom == "right" else (lt, rt)
     other_raised = lr if dom == "right" else rr
-    two = big > 0 and small >= two_handed_share * big and other_raised >= 1 / 3
+    two = big > 0 and (other_raised >= 0.5 or (small >= two_handed_share * big and other_raised >= 1 / 3))
     return Handedness(dom, bool(two), (lt, rt))
 
 
@@ -357,6 +371,35 @@ def with_dominant(seq: PoseSequence, want: str, measured: str | None = None) -> 
     out = seq.mirror()
     out.meta = dict(out.meta, mirrored=True)
     return out, True
+
+
+def arm_joints(sk: Skeleton, side: str) -> np.ndarray:
+    """Elbow, wrist, the pose's coarse hand and the tracked hand of one side (what moves when the arm moves)."""
+    s = side.upper()
+    idx = [sk.index[j] for j in (f"pose.{s}_ELBOW", f"pose.{s}_WRIST", *(f"pose.{s}_{p}" for p in POSE_HAND))
+           if j in sk.index]
+    h = HANDS[side]
+    if sk.has(h):
+        idx += list(range(sk.slices[h].start, sk.slices[h].stop))
+    return np.asarray(idx, dtype=np.int64)
+
+
+def steady_other_hand(seq: PoseSequence, dominant: str, below: float = 1.0) -> PoseSequence:
+    """A one-handed sign's other arm held still where it rests (each joint at its median place): MediaPipe's
+    landmarks of a hand hanging at the side jitter, which reads as a second hand signing. Left as it is
+    when that hand is raised into the signing space for half of the frames or more."""
+    other = "left" if dominant == "right" else "right"
+    if raised(seq, other, below) >= 0.5:
+        return seq
+    joints = arm_joints(seq.skeleton, other)
+    if not len(joints):
+        return seq
+    data, conf = seq.data.copy(), seq.confidence.copy()
+    seen = conf[:, joints] > 0  # (T, K)
+    for k, j in enumerate(joints):
+        if seen[:, k].any():
+            data[seen[:, k], j] = np.median(seq.data[seen[:, k], j], axis=0)
+    return PoseSequence(data, conf, seq.fps, seq.skeleton, seq.timestamps, dict(seq.meta, steadied=other))
 
 
 # -- measures (METRICS.md, legibility and one signer) --------------------------------------------------
@@ -387,15 +430,18 @@ def bone_variation(seq: PoseSequence, segments: list[tuple[int, int]]) -> dict[s
     return out
 
 
-def active_hands(seq: PoseSequence, segments: list[tuple[int, int]]) -> list[str]:
-    """Per segment, the wrist that travels farther in the image (METRICS.md "Active-hand switches")."""
+def active_hands(seq: PoseSequence, segments: list[tuple[int, int]], still: float = 0.0) -> list[str | None]:
+    """Per segment, the wrist that travels farther in the image (METRICS.md "Active-hand switches"); None
+    for a segment in which neither wrist travels ``still`` shoulder widths (a handshape held still: which
+    hand "moves more" is then tracking noise)."""
     norm = seq if seq.meta.get("normalized") else seq.normalize()
-    out = []
+    out: list[str | None] = []
     for s, e in segments:
         part = norm[s:e]
-        out.append("right" if travel(part, "right") >= travel(part, "left") else "left")
+        lt, rt = travel(part, "left"), travel(part, "right")
+        out.append(None if max(lt, rt) < still else ("right" if rt >= lt else "left"))
     return out
 
 
 __all__ = ["Body", "Handedness", "RetargetError", "measure_body", "mean_body", "retarget", "dominant_hand",
-           "with_dominant", "bone_variation", "active_hands", "travel", "raised", "wrist_path", "HAND_BONES"]
+           "with_dominant", "steady_other_hand", "arm_joints", "bone_variation", "active_hands", "travel", "raised", "wrist_path", "HAND_BONES"]

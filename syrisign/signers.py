@@ -2,7 +2,7 @@
 
 :class:`SignerBook` knows, for each recording of a lexicon, who signed it (``meta.csv``'s signer, else
 the recording's folder), its body (:class:`~syrisign.retarget.Body`, measured on the clip) and its
-dominant hand; for each signer their body (the median of their clips') and their dominant hand (the
+dominant hand; for each signer their body (from their clips', :func:`signer_body`) and their dominant hand (the
 majority of their one-handed clips). A two-handed clip takes its signer's dominant hand: in a two-handed
 letter the other hand may travel more (the Jordanian آ draws the madda with the left hand). A value
 written in ``meta.csv`` (``dominant``, ``two_handed``) overrides the measured one. Measurements are
@@ -26,21 +26,29 @@ import numpy as np
 
 from syrisign.errors import SyriSignError
 from syrisign.pose import PoseError, PoseSequence, atomic_write_bytes
-from syrisign.retarget import Body, Handedness, dominant_hand, measure_body, mean_body, retarget, with_dominant
+from syrisign.retarget import (Body, Handedness, dominant_hand, measure_body, mean_body, retarget,
+                               steady_other_hand, with_dominant)
 from syrisign.settings import get_settings
 
 CACHE_VERSION = 2
 CHOICES = ("reference", "mean", "none")
-SAMPLE = 16  # recordings of a signer measured for their body and dominant hand
+SAMPLE = 24  # recordings of a signer measured for their body and dominant hand
 
 
 class SignerError(SyriSignError, ValueError):
     """An unknown signer or a body that cannot be used; the message lists the choices."""
 
 
-def median_body(bodies: list[Body], name: str) -> Body:
-    """Part by part, the median of several clips' measurements of one signer."""
+def signer_body(bodies: list[Body], name: str) -> Body:
+    """A signer's body from their clips' bodies, part by part: the 90th percentile of the clips' lengths (a
+    bone seen foreshortened all through a clip, like a forearm held up to fingerspell, only looks shorter, so
+    the longer clips tell its length; the same as the 95th percentile over all their frames, nearly); the
+    head: the medians."""
     out = Body(name, recordings=len(bodies))
+
+    def high(vals):
+        vals = [v for v in vals if v is not None]
+        return float(np.percentile(vals, 90)) if vals else None
 
     def med(vals):
         vals = [v for v in vals if v is not None]
@@ -48,12 +56,12 @@ def median_body(bodies: list[Body], name: str) -> Body:
 
     for part in ("upper_arm", "forearm"):
         for side in ("left", "right"):
-            getattr(out, part)[side] = med([getattr(b, part)[side] for b in bodies])
-    out.hand = [med([b.hand[k] for b in bodies]) for k in range(len(out.hand))]
+            getattr(out, part)[side] = high([getattr(b, part)[side] for b in bodies])
+    out.hand = [high([b.hand[k] for b in bodies]) for k in range(len(out.hand))]
     offsets = [b.head_offset for b in bodies if b.head_offset is not None]
     out.head_offset = tuple(float(v) for v in np.median(offsets, axis=0)) if offsets else None
     out.head_size = med([b.head_size for b in bodies])
-    return out
+    return out.plausible()
 
 
 def signer_of(entry) -> str:
@@ -198,7 +206,7 @@ class SignerBook:
         clips = [f.body for f in (self.fact(e) for e in self._sample(signer)) if f is not None]
         if not clips:
             raise SignerError(f"no measured recording of signer {signer!r}")
-        return median_body(clips, signer)
+        return signer_body(clips, signer)
 
     def dominant_of_signer(self, signer: str) -> str:
         votes = {"left": 0.0, "right": 0.0}
@@ -292,13 +300,15 @@ class OneSigner:
             source = self.book.body(signer_of(entry))
             handed = self.book.handedness(entry)
         else:
-            source, handed = measure_body([c]), dominant_hand(c)
+            source, handed = measure_body([c]).plausible(), dominant_hand(c)
         if self.body is not None:
             c = retarget(c, source, self.body)
         c, mirrored = with_dominant(c, self.hand, handed.dominant)
+        if not handed.two_handed:
+            c = steady_other_hand(c, self.hand)
         c.meta = {**clip.meta, **c.meta, "normalized": True, "two_handed": handed.two_handed, "mirrored": mirrored,
                   "dominant": self.hand}
         return c
 
 
-__all__ = ["CHOICES", "OneSigner", "SignerBook", "SignerError", "median_body", "signer_of"]
+__all__ = ["CHOICES", "OneSigner", "SignerBook", "SignerError", "signer_body", "signer_of"]

@@ -42,7 +42,8 @@ class SpellingError(SyriSignError, ValueError):
 class SpellConfig:
     rate: float = DEFAULT_RATE  # letters per second
     hold: float = 0.45  # share of a letter's time on its hold
-    moving: float = 0.45  # wrist travel (shoulder widths) while raised above which a letter keeps its motion
+    moving: float = 0.45  # wrist path (shoulder widths) while raised above which a letter keeps its motion ...
+    moving_reach: float = 0.3  # ... if the hand also ends that far from where it started (a motion, not a wobble)
     max_motion: float = 2.0  # a moving letter takes at most this many letter slots
     raised_below: float = 1.0  # the hand is in the signing space when its wrist is above this (shoulder widths)
 
@@ -106,8 +107,11 @@ def find_hold(seq: PoseSequence, side: str, frames: int, config: SpellConfig | N
     core = slice(s + (e - s) // 5, e - (e - s) // 5)
     q = wrist[core]
     q = q[~np.isnan(q[:, 0])]
+    if len(q) >= 3:  # a 3-frame median: tracking jitter is not motion
+        q = np.median(np.stack([q[:-2], q[1:-1], q[2:]]), axis=0)
     path = float(np.linalg.norm(np.diff(q, axis=0), axis=-1).sum()) if len(q) > 1 else 0.0
-    if path > config.moving:
+    reach = float(np.linalg.norm(q[-1] - q[0])) if len(q) > 1 else 0.0
+    if path > config.moving and reach > config.moving_reach:
         return Hold(core.start, max(core.start + 1, core.stop), True)
     joints = _hand_joints(seq, side)
     pts = seq.data[:, joints, :2]  # (T, K, 2)
@@ -158,10 +162,11 @@ def _ease(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], n:
     return data.astype(np.float32), conf.astype(np.float32)
 
 
-def _rest_other_hand(parts: list[tuple[np.ndarray, np.ndarray]], seq0: PoseSequence, side: str,
+def _rest_other_hand(parts: list[tuple[np.ndarray, np.ndarray]], clips: list[PoseSequence], side: str,
                      config: SpellConfig) -> None:
-    """The non-dominant arm and hand held at one place (their median over the holds) in every letter
-    whose recording does not raise that hand."""
+    """The non-dominant arm and hand held at one place (their median over the holds) in every one-handed
+    letter (``meta["two_handed"]``, else: its recording does not raise that hand)."""
+    seq0 = clips[0]
     other = "left" if side == "right" else "right"
     sk = seq0.skeleton
     o = other.upper()
@@ -170,15 +175,18 @@ def _rest_other_hand(parts: list[tuple[np.ndarray, np.ndarray]], seq0: PoseSeque
     joints += list(_hand_joints(seq0, other)) if sk.has(HANDS[other]) else []
     joints = np.asarray(sorted(set(joints)), dtype=np.int64)
     if not len(joints):
-        return
+        return None
     resting = []
-    for data, conf in parts:
+    for (data, conf), clip in zip(parts, clips):
+        if "two_handed" in clip.meta:
+            resting.append(not clip.meta["two_handed"])
+            continue
         seq = PoseSequence(data, conf, seq0.fps, sk, meta={"normalized": True})
         resting.append(raised(seq, other, config.raised_below) < 0.5)
     pool_d = np.concatenate([d[:, joints] for (d, _), r in zip(parts, resting) if r] or [np.zeros((0, len(joints), 3))])
     pool_c = np.concatenate([c[:, joints] for (_, c), r in zip(parts, resting) if r] or [np.zeros((0, len(joints)))])
     if not len(pool_d):
-        return
+        return None
     seen = pool_c > 0
     rest = np.array([np.median(pool_d[seen[:, k], k], axis=0) if seen[:, k].any() else np.zeros(3)
                      for k in range(len(joints))], dtype=np.float32)  # (K, 3)
@@ -187,6 +195,14 @@ def _rest_other_hand(parts: list[tuple[np.ndarray, np.ndarray]], seq0: PoseSeque
         if r:
             data[:, joints] = rest
             conf[:, joints] = rest_c
+    return joints, rest, rest_c, resting
+
+
+def _with_rest(frames: tuple[np.ndarray, np.ndarray], rest) -> tuple[np.ndarray, np.ndarray]:
+    joints, pose, conf = rest[:3]
+    d, c = frames[0].copy(), frames[1].copy()
+    d[:, joints], c[:, joints] = pose, conf
+    return d, c
 
 
 @dataclass
@@ -218,13 +234,15 @@ def spell_word(clips: list[PoseSequence], side: str, config: SpellConfig | None 
         if h.moving:  # keep the motion at its own speed, within max_motion slots (counting its transition)
             want = int(np.clip(h.frames, hold_n, max(hold_n, config.max_motion * slot - trans_n)))
         parts.append(_resample_frames(d, cf, want))
-    _rest_other_hand(parts, clips[0], side, config)
+    rest = _rest_other_hand(parts, clips, side, config)
     data, conf, bounds = [], [], []
     first, last = clips[0], clips[-1]
     # entry: the first letter's own rise into its hold
     a = holds[0].start
     entry = _resample_frames(first.data[max(0, a - 2 * edge_n):a], first.confidence[max(0, a - 2 * edge_n):a],
                              edge_n) if a > 0 and edge_n else None
+    if entry is not None and rest is not None and rest[3][0]:  # the other hand rests there too
+        entry = _with_rest(entry, rest)
     bounds.append(0)
     if entry is not None:
         data.append(entry[0])
@@ -243,11 +261,21 @@ def spell_word(clips: list[PoseSequence], side: str, config: SpellConfig | None 
     b = holds[-1].stop
     if b < len(last) and edge_n:
         ex = _resample_frames(last.data[b:b + 2 * edge_n], last.confidence[b:b + 2 * edge_n], edge_n)
+        if rest is not None and rest[3][-1]:
+            ex = _with_rest(ex, rest)
         data.append(ex[0])
         conf.append(ex[1])
-    out = PoseSequence(np.concatenate(data), np.concatenate(conf), fps, sk,
-                       meta={"normalized": True, "spelled": len(clips), "rate": config.rate})
-    bounds.append(len(out))
+    d, c = np.concatenate(data), np.concatenate(conf)
+    bounds.append(len(d))
+    # whole frames per letter add up to a little off n / rate: spread the word evenly over exactly that
+    # (plus what its moving letters take beyond their slot)
+    extra = sum(len(p[0]) - hold_n for p in parts)
+    want = max(1, int(round(len(clips) * slot)) + extra - (0 if entry is not None else edge_n))
+    if want != len(d) and len(d) > 1:
+        k = (want - 1) / (len(d) - 1)
+        d, c = _resample_frames(d, c, want)
+        bounds = [int(round(b * k)) if 0 < b < bounds[-1] else (0 if b == 0 else want) for b in bounds]
+    out = PoseSequence(d, c, fps, sk, meta={"normalized": True, "spelled": len(clips), "rate": config.rate})
     return SpelledWord(out, bounds, holds)
 
 

@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--left-handed", action="store_true", help="sign with the left hand dominant (default right)")
     p.add_argument("--fingerspell-rate", type=float, default=2.5,
                    help="letters per second of a fingerspelled word (default 2.5)")
+    p.add_argument("--as-recorded", action="store_true",
+                   help="play every recording as it was signed (several bodies and hands, each letter a whole "
+                        "citation form): for comparison")
     p.add_argument("--lexicon", help="lexicon folder or index.csv (default: the built-in Arabic lexicon)")
     p.add_argument("--translator", help="glossary (default), marian:DIR or arat5:DIR (or $SYRISIGN_TRANSLATOR)")
     p.add_argument("--no-fuzzy", action="store_true", help="do not use the retrieval model for inexact matches")
@@ -86,7 +89,8 @@ def run(args) -> int:
         check_video_size(args.size, args.layout)  # before any work
     pipe = Pipeline(lexicon=args.lexicon, translator=args.translator, fuzzy=not args.no_fuzzy, fps=args.fps,
                     progress=not args.quiet, max_chars=args.max_chars, signer=args.signer,
-                    hand="left" if args.left_handed else "right", fingerspell_rate=args.fingerspell_rate)
+                    hand="left" if args.left_handed else "right", fingerspell_rate=args.fingerspell_rate,
+                    as_recorded=args.as_recorded)
     if args.plan_only:
         plan = pipe.plan(text)
         print(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2) if args.json else plan.explain())

@@ -1,0 +1,196 @@
+"""One signer: retargeting onto one body, one dominant hand, fingerspelling as one movement (real recordings)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from syrisign.pose import PoseSequence
+from syrisign.retarget import (HAND_BONES, Body, dominant_hand, measure_body, retarget, steady_other_hand,
+                               with_dominant)
+from syrisign.skeletons import LEFT_HAND, RIGHT_HAND
+from syrisign.spelling import SpellConfig, find_hold, spell_word
+
+
+@pytest.fixture(scope="module")
+def jos_letters(jos_pose_files) -> list[PoseSequence]:
+    return [PoseSequence.load(f).reduce("holistic543").normalize() for f in jos_pose_files]
+
+
+@pytest.fixture(scope="module")
+def karsl_letter(data_dir) -> PoseSequence:
+    """KArSL's ة (sign 60) by signer 01, signed with the left hand (the Jordanian alphabet has no ة)."""
+    from syrisign.data.extract import HolisticExtractor
+    path = sorted((data_dir / "karsl" / "letters_digits_mp4").rglob("*_01_0060_*.mp4"))[0]
+    ex = HolisticExtractor()
+    try:
+        return ex.extract_path(path).normalize()
+    finally:
+        ex.close()
+
+
+def _body_like(src: Body, factor: float, name: str) -> Body:
+    """A body with every measured length ``factor`` times the source's."""
+    d = src.to_dict()
+    for part in ("upper_arm", "forearm"):
+        d[part] = {k: (v * factor if v is not None else None) for k, v in d[part].items()}
+    d["hand"] = [v * factor if v is not None else None for v in d["hand"]]
+    d["head_size"] = src.head_size * factor if src.head_size else None
+    d["name"] = name
+    return Body.from_dict(d)
+
+
+def test_retargeted_bone_lengths_are_the_references(jos_letters):
+    clips = jos_letters[:12]
+    source = measure_body(clips, "jos")
+    for factor in (0.8, 1.25):
+        target = _body_like(source, factor, f"x{factor}")
+        out = [retarget(c, source, target) for c in clips]
+        got = measure_body(out, "retargeted")
+        for part in ("upper_arm", "forearm"):
+            for side in ("left", "right"):
+                want = getattr(target, part)[side]
+                if want is not None:
+                    assert getattr(got, part)[side] == pytest.approx(want, rel=0.02), (part, side, factor)
+        for k in range(len(HAND_BONES)):
+            if target.hand[k] is not None:
+                assert got.hand[k] == pytest.approx(target.hand[k], rel=0.02), (k, factor)
+        assert got.head_size == pytest.approx(target.head_size, rel=0.03)
+        # the shoulders stay, and every joint keeps its direction from its parent
+        c, r = clips[0], out[0]
+        sk = c.skeleton
+        for a, b in (("pose.RIGHT_SHOULDER", "pose.RIGHT_ELBOW"), ("right_hand.WRIST", "right_hand.INDEX_FINGER_MCP")):
+            ia, ib = sk.index[a], sk.index[b]
+            ok = (c.confidence[:, ia] > 0) & (c.confidence[:, ib] > 0)
+            u = c.data[ok, ib, :2] - c.data[ok, ia, :2]
+            v = r.data[ok, ib, :2] - r.data[ok, ia, :2]
+            cos = (u * v).sum(1) / (np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1) + 1e-9)
+            assert cos.min() > 0.999
+        ls, rs = sk.shoulder_idx
+        assert np.allclose(c.data[:, [ls, rs]], r.data[:, [ls, rs]])
+
+
+def test_a_clip_with_a_missing_hand_or_arm_is_retargeted(jos_letters):
+    clip = jos_letters[3]
+    source = measure_body(jos_letters[:6])
+    target = _body_like(source, 1.2, "bigger")
+    sk = clip.skeleton
+    for missing in ([*range(sk.slices[RIGHT_HAND].start, sk.slices[RIGHT_HAND].stop)],
+                    [sk.index["pose.RIGHT_ELBOW"], sk.index["pose.RIGHT_WRIST"]],
+                    list(range(sk.num_joints))):
+        conf = clip.confidence.copy()
+        conf[:, missing] = 0
+        data = np.where(conf[..., None] > 0, clip.data, 0)
+        out = retarget(replace(clip, data=data, confidence=conf), source, target)
+        assert np.isfinite(out.data).all() and (out.confidence == conf).all()
+        assert (out.data[conf == 0] == 0).all()  # nothing invented where nothing was seen
+    empty = Body()  # nothing measured: nothing changes
+    assert np.allclose(retarget(clip, empty, empty).data, clip.data)
+
+
+def test_mirroring_twice_is_the_identity(jos_letters, karsl_letter):
+    for seq in (jos_letters[0], karsl_letter):
+        twice = seq.mirror().mirror()
+        ok = seq.confidence > 0
+        assert np.allclose(twice.data[ok], seq.data[ok], atol=1e-5) and np.array_equal(twice.confidence, seq.confidence)
+    # the face's points swap with their mirror images: the mirrored face lies on the original one
+    seq = jos_letters[0]
+    m = seq.mirror()
+    sl = seq.skeleton.slices["face"]
+    a, b = seq.data[:, sl, :2], m.data[:, sl, :2]
+    spread = np.linalg.norm(a - a.mean(1, keepdims=True), axis=-1).mean()
+    cx = float(seq.normalization_info()[0][0])
+    flipped = a.copy()
+    flipped[..., 0] = 2 * cx - flipped[..., 0]  # geometric flip without swapping points
+    assert np.linalg.norm(b - a, axis=-1).mean() < 0.25 * np.linalg.norm(flipped - a, axis=-1).mean() + 0.05 * spread
+
+
+def test_dominant_hand_and_mirroring(jos_letters, karsl_letter):
+    assert dominant_hand(jos_letters[10]).dominant == "right"  # the Jordanian fingerspeller: right-handed
+    assert dominant_hand(karsl_letter).dominant == "left"  # KArSL signer 01 signs this ة with the left hand
+    right, mirrored = with_dominant(karsl_letter, "right")
+    assert mirrored and dominant_hand(right).dominant == "right"
+    same, mirrored = with_dominant(jos_letters[10], "right")
+    assert not mirrored and same is jos_letters[10]
+    left, _ = with_dominant(jos_letters[10], "left")
+    assert dominant_hand(left).dominant == "left"
+    # the resting hand of a one-handed sign is held still
+    steady = steady_other_hand(right, "right")
+    sl = steady.skeleton.slices[LEFT_HAND]
+    ok = steady.confidence[:, sl] > 0
+    if ok.any():
+        assert np.ptp(steady.data[:, sl][ok.all(1)], axis=0).max() < 1e-5
+
+
+def test_fingerspelling_timing_follows_the_rate(jos_letters):
+    word = jos_letters[5:10]  # five letters of one alphabet, one signer
+    for rate in (2.5, 4.0):
+        cfg = SpellConfig(rate=rate)
+        out = spell_word(word, "right", cfg)
+        moving = [h for h in out.holds if h.moving]
+        seconds = len(out.sequence) / out.sequence.fps
+        if not moving:
+            assert seconds == pytest.approx(len(word) / rate, abs=1.5 / out.sequence.fps), rate
+        assert out.bounds[0] == 0 and out.bounds[-1] == len(out.sequence) and len(out.bounds) == len(word) + 1
+        assert all(b > a for a, b in zip(out.bounds, out.bounds[1:]))
+    slow = spell_word(word, "right", SpellConfig(rate=2.0)).sequence
+    fast = spell_word(word, "right", SpellConfig(rate=5.0)).sequence
+    assert len(slow) > 2 * len(fast) * 0.9
+    # the hand stays up between the letters: the wrist above the elbow from the first hold to the last
+    seq = spell_word(word, "right").sequence
+    sk = seq.skeleton
+    w, e = sk.index["right_hand.WRIST"], sk.index["pose.RIGHT_ELBOW"]
+    mid = slice(len(seq) // 5, len(seq) - len(seq) // 5)
+    ok = (seq.confidence[mid, w] > 0) & (seq.confidence[mid, e] > 0)
+    assert ok.any() and (seq.data[mid, w, 1][ok] < seq.data[mid, e, 1][ok]).all()
+    with pytest.raises(Exception, match="rate"):
+        SpellConfig(rate=50)
+
+
+def test_a_hold_is_the_steady_raised_handshape(jos_letters):
+    for clip in jos_letters[:8]:
+        h = find_hold(clip, "right", 5)
+        assert 0 <= h.start < h.stop <= len(clip)
+        if not h.moving and h.raised:
+            sl = clip.skeleton.slices[RIGHT_HAND]
+            hold = clip.data[h.start:h.stop, sl, :2]
+            whole = clip.data[:, sl, :2]
+            assert np.abs(np.diff(hold, axis=0)).mean() <= np.abs(np.diff(whole, axis=0)).mean() + 1e-6
+
+
+def test_one_signer_in_the_pipeline(tmp_path, jos_pose_files, karsl_letter):
+    """A word spelled with letters of two signers (the Jordanian one and KArSL's left-handed signer 01): one
+    dominant hand throughout, one body, the plan naming the signer, the alphabet and the borrowed letter."""
+    from syrisign.lexicon import DefaultLexiconConfig, Lexicon, build_default_lexicon
+    from syrisign.pipeline import Pipeline
+    from syrisign.retarget import active_hands, bone_variation
+
+    lex_dir = build_default_lexicon(tmp_path / "lex", progress=False, config=DefaultLexiconConfig(parts=("jos",)))
+    lex = Lexicon.load(lex_dir)
+    lex.add("ة", karsl_letter, signed_language="sdl", priority=1, source="KArSL", signer="01", folder="karsl-letters")
+    assert lex.entries[-1].dominant == "left"  # measured on the recording and stored in meta.csv
+    assert Lexicon.load(lex_dir).entries[-1].dominant == "left"
+    pipe = Pipeline(lexicon=Lexicon.load(lex_dir), fuzzy=False, progress=False)
+    res = pipe.translate("وزارة")
+    item = res.plan.items[0]
+    assert item.alphabet == "jos" and [e.alphabet for e in item.entries][-1] == "karsl-letters"
+    assert "ة from karsl-letters (not in jos)" in item.note
+    assert "dominant hand: right" in res.plan.signer and "signer:" in res.plan.explain()
+    out = res.outputs["retrieval"]
+    segs = [(s.start_frame, s.end_frame) for s in out.segments]
+    assert len(segs) == 5 and set(active_hands(out.sequence, segs[1:])) == {"right"}
+    assert len(out.sequence) / out.sequence.fps == pytest.approx(5 / 2.5, rel=0.2)
+    before = Pipeline(lexicon=Lexicon.load(lex_dir), fuzzy=False, progress=False, as_recorded=True).translate("وزارة")
+    b = before.outputs["retrieval"]
+    from syrisign.retarget import raised
+    s0, s1 = b.segments[-1].start_frame, b.segments[-1].end_frame  # as recorded: ة with the left hand up
+    n0, n1 = out.segments[-1].start_frame, out.segments[-1].end_frame
+    assert raised(b.sequence[s0:s1], "left") > 0.5 and raised(out.sequence[n0:n1], "left") == 0
+    assert raised(out.sequence[n0:n1], "right") > 0.5
+    assert len(b.sequence) > 1.5 * len(out.sequence)
+    cv_now = bone_variation(out.sequence, segs)
+    assert cv_now["shoulder width"] < 0.03
+    lefty = Pipeline(lexicon=Lexicon.load(lex_dir), fuzzy=False, progress=False, hand="left").translate("وزارة")
+    lo = lefty.outputs["retrieval"]
+    assert set(active_hands(lo.sequence, [(s.start_frame, s.end_frame) for s in lo.segments][1:])) == {"left"}
