@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/render_bench.py [--size 512] [--runs 5] [--sheets results/legibility]
 
 1. Legibility, over every letter of the default lexicon's alphabets (built on first use), each letter
-   signed as ``syrisign translate`` signs it (the recording stitched alone: normalized, idle ends
-   trimmed, smoothed) and drawn in the default single panel (``size`` px, captions, method tag, hand
+   signed as ``syrisign translate`` signs a one-letter word (retargeted onto the reference signer,
+   right-handed, its hold with entry and exit, stitched) and drawn in the default single panel (``size`` px, captions, method tag, hand
    close-ups): the median over frames of the shoulder width and of the height of the raised hand's
    bounding box in the main view (pixels), and the share of the close-up's height that the hand fills;
    medians over the letters, per alphabet. The row "before" draws the same letters with the fixed
@@ -69,11 +69,21 @@ def alphabets(lexicon) -> dict[str, list]:
     return out
 
 
+_ONE_SIGNER: dict = {}
+
+
 def as_translated(lexicon, entry, fps: float = 25.0) -> PoseSequence:
-    """The letter as `syrisign translate` signs a one-letter text: its recording stitched alone."""
+    """The letter as `syrisign translate` signs a one-letter word: onto the reference signer and the right
+    hand, spelled as one movement (its hold, entry and exit at 2.5 letters/s), stitched alone."""
+    from syrisign.signers import OneSigner, SignerBook
+    from syrisign.spelling import spell_word
     from syrisign.stitch import stitch
 
-    return stitch([lexicon.pose(entry)], [entry.words], fps=fps).sequence
+    key = id(lexicon)
+    if key not in _ONE_SIGNER:
+        _ONE_SIGNER[key] = OneSigner(SignerBook(lexicon))
+    clip = _ONE_SIGNER[key].prepare(lexicon.pose(entry), "holistic543", fps, entry)
+    return stitch([spell_word([clip], "right").sequence], [entry.words], fps=fps).sequence
 
 
 # -- legibility ---------------------------------------------------------------------------------
@@ -201,10 +211,8 @@ def contact_sheets(lexicon, out_dir: Path, tile: int = 168, pairs_per_row: int =
             seq = as_translated(lexicon, e)
             t = hold_frame(seq)
             ours = render.render_frames(seq, 512, [(0, len(seq), e.words)], title_bar=False)[t]
-            # the same moment of the recording: stitched frames keep the recording's timing after trimming
-            raw = lexicon.pose(e)
-            offset = _trim_offset(raw, seq)
-            theirs = pose_format_frame(e, offset + t / seq.fps)
+            # the same moment of the recording: the middle of the letter's hold in it
+            theirs = pose_format_frame(e, hold_time(lexicon, e))
             cell = np.full((tile + 22, 2 * tile + 6, 3), 255, dtype=np.uint8)
             cell[22:, :tile] = _fit(ours, tile)
             cell[22:, tile + 6:] = _fit(theirs, tile)
@@ -230,21 +238,13 @@ def contact_sheets(lexicon, out_dir: Path, tile: int = 168, pairs_per_row: int =
     return written
 
 
-def _trim_offset(raw: PoseSequence, stitched: PoseSequence) -> float:
-    """Seconds cut from the start of the recording by the stitcher (idle frames), found by matching the wrists."""
-    from syrisign.stitch import stitch
+def hold_time(lexicon, entry, fps: float = 25.0) -> float:
+    """Seconds into the recording of the middle of the letter's hold (what the one-movement spelling keeps)."""
+    from syrisign.spelling import find_hold
 
-    full = stitch([raw], fps=stitched.fps, config=_no_trim()).sequence
-    a, b = full.data[:, :, :2], stitched.data[:1, :, :2]
-    ok = (full.confidence > 0) & (stitched.confidence[:1] > 0)
-    d = np.where(ok, np.linalg.norm(a - b, axis=-1), 0).sum(1) / np.maximum(ok.sum(1), 1)
-    return float(np.argmin(d)) / stitched.fps
-
-
-def _no_trim():
-    from syrisign.stitch import StitchConfig
-
-    return StitchConfig(trim=False)
+    clip = _ONE_SIGNER[id(lexicon)].prepare(lexicon.pose(entry), "holistic543", fps, entry)
+    h = find_hold(clip, "right", 5)
+    return (h.start + h.stop) / 2 / fps
 
 
 # -- speed --------------------------------------------------------------------------------------
