@@ -46,7 +46,7 @@ INDEX = "index.csv"
 META = "meta.csv"
 INFO = "lexicon.json"
 INDEX_COLUMNS = ["path", "spoken_language", "signed_language", "start", "end", "words", "glosses", "priority"]
-META_COLUMNS = ["id", "english", "source", "signer", "dominant", "two_handed"]
+META_COLUMNS = ["id", "english", "source", "signer", "dominant", "two_handed", "form_of"]
 DEFAULT_PREFERENCE = ("jos", "sdl")
 KARSL_ALIASES = {"جمجة": ["جمجمة"]}  # KArSL label typo (sign 0072, skull) -> the correct spelling
 
@@ -74,6 +74,12 @@ class LexiconEntry:
     signer: str = ""
     dominant: str = ""  # "left" | "right": the hand that signs (measured when the lexicon is built; editable)
     two_handed: str = ""  # "1" | "0"
+    form_of: str = ""  # another written form (synonym, inflection, spelling) of this recording's own word
+
+    @property
+    def is_form(self) -> bool:
+        """The row is another written form of the recording's word (a synonym), not its own label."""
+        return bool(self.form_of)
 
     @property
     def key(self) -> str:
@@ -113,7 +119,7 @@ class LexiconEntry:
         return {"id": self.id, "words": self.words, "english": self.english, "signed_language": self.signed_language,
                 "spoken_language": self.spoken_language, "glosses": self.glosses, "priority": self.priority,
                 "path": self.path, "file": str(self.file), "start": self.start, "end": self.end,
-                "source": self.source}
+                "source": self.source, "form_of": self.form_of}
 
 
 def _int(v, default: int = 0) -> int:
@@ -179,6 +185,7 @@ class Lexicon:
             m = meta.get(e.id, {})
             e.english, e.source, e.signer = m.get("english", ""), m.get("source", ""), m.get("signer", "")
             e.dominant, e.two_handed = (m.get("dominant") or "").strip(), (m.get("two_handed") or "").strip()
+            e.form_of = (m.get("form_of") or "").strip()
             entries.append(e)
         if rows and not entries:
             raise LexiconError(f"{index}: none of its {len(rows)} recordings exist beside it")
@@ -199,7 +206,7 @@ class Lexicon:
         """Write ``index.csv`` and ``meta.csv`` atomically."""
         _write_csv(self.root / INDEX, INDEX_COLUMNS, [e.row() for e in self.entries])
         meta = [{c: getattr(e, c) for c in META_COLUMNS}
-                for e in self.entries if e.english or e.source or e.signer or e.dominant]
+                for e in self.entries if e.english or e.source or e.signer or e.dominant or e.form_of]
         _write_csv(self.root / META, META_COLUMNS, meta)
 
     def _reindex(self) -> None:
@@ -355,7 +362,7 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
 
 
 # -- the default Arabic lexicon -------------------------------------------------------------------
-PARTS = ("jos", "karsl-letters", "karsl-words")
+PARTS = ("jos", "karsl-letters", "karsl-words", "esharah-letters", "esharah-words")
 
 
 @dataclass
@@ -388,14 +395,16 @@ def _check_inputs(parts: tuple[str, ...]) -> None:
             spoken_to_signed_lexicon()
         except SyriSignError as e:
             problems.append(f"Jordanian letters: {e}")
-    needs = {"karsl-letters": ("karsl/letters_digits_mp4", "KArSL letter and number clips"),
-             "karsl-words": ("karsl/word_frames", "KArSL word frames")}
-    for part, (rel, what) in needs.items():
-        if part in parts and not (s.dataset(part) / "manifest.csv").is_file() and not (s.data / rel).is_dir():
+    needs = {"karsl-letters": ("karsl-letters", "karsl/letters_digits_mp4", "KArSL letter and number clips"),
+             "karsl-words": ("karsl-words", "karsl/word_frames", "KArSL word frames"),
+             "esharah-letters": ("esharah", "esharah/letters", "Saudi dictionary letter clips"),
+             "esharah-words": ("esharah", "esharah/words", "Saudi dictionary word clips")}
+    for part, (dataset, rel, what) in needs.items():
+        if part in parts and not (s.dataset(dataset) / "manifest.csv").is_file() and not (s.data / rel).is_dir():
             problems.append(f"{what} not found at {s.data / rel}")
     if problems:
         hint = ("set SYRISIGN_DATA to the folder holding the shared recordings"
-                if any("KArSL" in p for p in problems) else "pip install spoken-to-signed")
+                if any("KArSL" in p or "Saudi" in p for p in problems) else "pip install spoken-to-signed")
         raise LexiconError("cannot build the default lexicon: " + "; ".join(problems) + f" ({hint}; "
                            "`syrisign lexicon build --parts jos` builds the Jordanian letters alone)")
 
@@ -425,8 +434,10 @@ def _tidy_english(s: str) -> str:
     return " ".join(s.split()).lower()
 
 
-def _save_pose(ds, sample, dst: Path) -> None:
-    if not dst.is_file():
+def _save_pose(ds, sample, dst: Path, replace: bool = False) -> None:
+    """Write a sample's poses into the lexicon; a file already there is kept unless ``replace`` (a file named
+    by a rank can hold another recording after the ranking changed)."""
+    if replace or not dst.is_file():
         ds.load(sample).save(dst)
 
 
@@ -489,31 +500,103 @@ def _karsl_word_dataset(out: Path, config: DefaultLexiconConfig, progress: bool)
     return Dataset(work / "karsl-words")
 
 
+def _typical_first(ds, samples: list) -> list:
+    """The recordings of one word, most typical first (the medoid: least mean distance to the others, on
+    shoulder-normalized poses resampled to a fixed length; :func:`retrieval.producer.typicality_order`).
+    Recordings with neither hand in most frames go last."""
+    from retrieval.producer import typicality_order
+    from syrisign.ml.features import FeatureConfig, prepare
+
+    good = [s for s in samples if 0 <= s.missing_hand_rate < 0.5] or list(samples)
+    rest = [s for s in samples if s not in good]
+    cfg = FeatureConfig()
+    arrays = []
+    for s in good:
+        x, m = prepare(ds.load(s), cfg)
+        arrays.append((x[..., :2], m))
+    return [good[i] for i in typicality_order(arrays)] + rest
+
+
 def _karsl_word_entries(out: Path, config: DefaultLexiconConfig, progress: bool) -> list[LexiconEntry]:
+    """Each KArSL word's recordings ranked by typicality across both signers; the
+    ``recordings_per_word_signer`` most typical of each signer are kept, priority 1 = the medoid."""
     from tqdm import tqdm
 
     ds = _karsl_word_dataset(out, config, progress)
-    groups: dict[tuple[str, str], list] = defaultdict(list)
+    groups: dict[str, list] = defaultdict(list)
     for s in ds.samples:
         if s.label_ar:
-            groups[(s.sign_id, s.signer)].append(s)
+            groups[s.sign_id].append(s)
     chosen = []
-    for (sign_id, signer), samples in sorted(groups.items()):
-        samples.sort(key=lambda s: (s.missing_hand_rate if s.missing_hand_rate >= 0 else 1.0, _int(s.repetition)))
-        chosen += [(rank, s) for rank, s in enumerate(samples[:config.recordings_per_word_signer])]
+    for sign_id, samples in tqdm(sorted(groups.items()), desc="lexicon: KArSL words, the most typical recordings",
+                                 unit="word", disable=not progress, dynamic_ncols=True):
+        per_signer: dict[str, int] = defaultdict(int)
+        kept = []
+        for s in _typical_first(ds, samples):
+            if per_signer[s.signer] < config.recordings_per_word_signer:
+                kept.append((per_signer[s.signer], s))
+                per_signer[s.signer] += 1
+        chosen += [(rank, nth, s) for rank, (nth, s) in enumerate(kept)]
     entries = []
-    for rank, s in tqdm(chosen, desc="lexicon: KArSL words", unit="sign", disable=not progress, dynamic_ncols=True):
-        rel = f"karsl-words/{s.sign_id}-{s.signer}-{rank + 1}.pose"
+    for rank, nth, s in chosen:
+        rel = f"karsl-words/{s.sign_id}-{s.signer}-{nth + 1}.pose"
+        try:
+            _save_pose(ds, s, out / rel, replace=True)
+        except SyriSignError as e:
+            _say(progress, f"skipped {s.id}: {e}")
+            continue
+        for words in [s.label_ar] + KARSL_ALIASES.get(s.label_ar, []):
+            alias = words != s.label_ar
+            note = f" (alias: KArSL label {s.label_ar!r} misspelt)" if alias else ""
+            entries.append(LexiconEntry(rel, "ar", "sdl", 0, 0, words, f"karsl:{s.sign_id}", 1 + rank,
+                                        english=_tidy_english(s.label_en), source=f"KArSL {s.id}{note}",
+                                        signer=s.signer, form_of=s.label_ar if alias else ""))
+    return entries
+
+
+def _esharah_entries(out: Path, config: DefaultLexiconConfig, progress: bool) -> list[LexiconEntry]:
+    """The Saudi dictionary's letters (a third alphabet, priority 1 like KArSL's) and words (priority 1),
+    each word also under the other written forms the dictionary signs with it (``synonyms.json``,
+    priority 2 so that a clip's own label wins), with an English gloss (:mod:`syrisign.vocabulary`)."""
+    from tqdm import tqdm
+
+    from syrisign.data import ensure_dataset
+    from syrisign.data.sources import esharah_synonyms
+    from syrisign.vocabulary import DROPPED_FORMS, ESHARAH_ENGLISH, SENSES
+
+    ds = ensure_dataset("esharah", progress=progress, workers=config.workers)
+    synonyms = {match_key(k): v for k, v in esharah_synonyms(get_settings().data / "esharah").items()}
+    entries = []
+    for s in tqdm(ds.samples, desc="lexicon: Saudi dictionary words and letters", unit="sign", disable=not progress,
+                  dynamic_ncols=True):
+        part = "esharah-letters" if s.id.startswith("esharah-letters") else "esharah-words"
+        if part not in config.parts or not s.label_ar:
+            continue
+        rel = f"{part}/{s.id[len(part) + 1:]}.pose"
         try:
             _save_pose(ds, s, out / rel)
         except SyriSignError as e:
             _say(progress, f"skipped {s.id}: {e}")
             continue
-        for words in [s.label_ar] + KARSL_ALIASES.get(s.label_ar, []):
-            note = "" if words == s.label_ar else f" (alias: KArSL label {s.label_ar!r} misspelt)"
-            entries.append(LexiconEntry(rel, "ar", "sdl", 0, 0, words, f"karsl:{s.sign_id}", 1 + rank,
-                                        english=_tidy_english(s.label_en), source=f"KArSL {s.id}{note}",
-                                        signer=s.signer))
+        label = s.label_ar
+        common = dict(english=ESHARAH_ENGLISH.get(label, ""), source=f"Saudi sign dictionary {s.id}",
+                      signer=s.signer)
+        if part == "esharah-letters":
+            entries.append(LexiconEntry(rel, "ar", "sdl", 0, 0, label, f"esharah:{label}", 1, **common))
+            continue
+        own = SENSES.get(label, [label])
+        dropped = {match_key(f) for f in DROPPED_FORMS.get(label, ())}
+        forms = [f for f in synonyms.get(match_key(label), []) if match_key(f) not in dropped]
+        if label not in own:
+            common["source"] += f" (label {label!r}: in the news it means something else)"
+        seen_keys = set()
+        for i, words in enumerate(own + forms):
+            k = match_key(words)
+            if not k or k in seen_keys:
+                continue
+            seen_keys.add(k)
+            entries.append(LexiconEntry(rel, "ar", "sdl", 0, 0, words, f"esharah:{label}", 1 if i < len(own) else 2,
+                                        form_of="" if i < len(own) else label, **common))
     return entries
 
 
@@ -557,6 +640,8 @@ def build_default_lexicon(output: str | os.PathLike | None = None, progress: boo
         entries += _karsl_letter_entries(out, config, progress)
     if "karsl-words" in config.parts:
         entries += _karsl_word_entries(out, config, progress)
+    if "esharah-letters" in config.parts or "esharah-words" in config.parts:
+        entries += _esharah_entries(out, config, progress)
     seen = defaultdict(int)
     for e in entries + kept:
         e.file = (out / e.path).resolve()

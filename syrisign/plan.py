@@ -3,7 +3,9 @@
 :func:`make_plan` resolves tokens left to right:
 
 1. the longest run of words (up to the lexicon's longest entry) whose match key, whole or with
-   clitics stripped, names a lexicon word sign → ``lexicon``;
+   clitics stripped, names a lexicon word sign → ``lexicon``; its ``rule`` says how: ``exact`` (the
+   word as written), ``synonym`` (another written form the lexicon lists for the recording, such as
+   العام for سنة) or ``lemma`` (clitics or an inflection stripped: للمستشفى → مستشفى);
 2. a word on the small not-signed list (إن، أن، قد، الذي، التي ...) → ``skipped`` (not content);
 3. digits or a number word → ``number``: the lexicon's number signs in place-value order;
 4. the ``fuzzy`` callable (the retrieval model), if given and it finds a sign → ``fuzzy``;
@@ -29,6 +31,10 @@ from syrisign.text import (
 )
 
 KINDS = ("lexicon", "number", "fingerspell", "substituted", "skipped", "fuzzy")
+# which rule of the front end found the sign: the word as written, another written form the lexicon lists
+# for the recording (a synonym or inflection, e.g. العام → سنة), the word with clitics and inflection
+# stripped (للمستشفى → مستشفى), the retrieval model, the number reader, or none (fingerspelled / skipped)
+RULES = ("exact", "synonym", "lemma", "fuzzy", "number", "fingerspell", "skipped")
 SIGNED_KINDS = ("lexicon", "number", "fuzzy")  # counted as covered
 
 FuzzyMatcher = Callable[[str, str], "tuple[LexiconEntry, float] | None"]
@@ -55,6 +61,7 @@ class PlanItem:
     note: str = ""
     score: float | None = None  # fuzzy matches
     alphabet: str = ""  # fingerspelled words: the alphabet the word is spelled with
+    rule: str = ""  # one of RULES
     start: int = 0  # character offsets in the input text
     end: int = 0
     pause_after: bool = False
@@ -80,7 +87,8 @@ class PlanItem:
         return {"index": self.index, "text": self.text, "tokens": list(self.tokens), "kind": self.kind,
                 "signs": list(self.signs), "entries": [e.to_dict() for e in self.entries], "english": self.english,
                 "note": self.note, "score": self.score, "start": self.start, "end": self.end,
-                "pause_after": self.pause_after, "content": self.content, "alphabet": self.alphabet}
+                "pause_after": self.pause_after, "content": self.content, "alphabet": self.alphabet,
+                "rule": self.rule}
 
 
 @dataclass
@@ -91,6 +99,14 @@ class GlossPlan:
     translation: str = ""  # the whole text in English, when a translator was given
     notes: list[str] = field(default_factory=list)
     signer: str = ""  # who the video shows: the body every recording is retargeted onto, and the dominant hand
+
+    def rule_counts(self) -> dict[str, int]:
+        """Content tokens per rule (:data:`RULES`)."""
+        out = {r: 0 for r in RULES}
+        for it in self.items:
+            if it.content:
+                out[it.rule or _rule_of_kind(it.kind)] += len(it.tokens)
+        return out
 
     def counts(self) -> dict[str, int]:
         """Content tokens per kind (a multi-word item counts each of its words)."""
@@ -134,12 +150,17 @@ class GlossPlan:
         c = self.counts()
         skipped_other = sum(len(it.tokens) for it in self.items if not it.content)
         return (f"coverage: {self.coverage:.1f}% of {self.content_tokens} content token(s) signed with recordings "
-                f"(lexicon {c['lexicon']}, number {c['number']}, fuzzy {c['fuzzy']}; fingerspelled "
+                f"(lexicon {c['lexicon']}: {self._lexicon_rules()}, number {c['number']}, fuzzy {c['fuzzy']}; "
+                f"fingerspelled "
                 f"{c['fingerspell'] + c['substituted']}, skipped {c['skipped']}); not counted: {skipped_other}")
+
+    def _lexicon_rules(self) -> str:
+        r = self.rule_counts()
+        return f"exact {r['exact']}, synonym form {r['synonym']}, lemma {r['lemma']}"
 
     def explain(self) -> str:
         """A readable table: each token, how it is signed, from which recording(s); then the coverage."""
-        rows = [("#", "token", "kind", "signs", "recording(s)", "english", "note")]
+        rows = [("#", "token", "kind", "rule", "signs", "recording(s)", "english", "note")]
         for it in self.items:
             if it.kind in ("fingerspell", "substituted"):
                 langs: dict[str, int] = {}
@@ -155,9 +176,9 @@ class GlossPlan:
                 if len(it.entries) > 2:
                     rec += f" +{len(it.entries) - 2}"
                 signs = " | ".join(it.signs)
-            rows.append((str(it.index), it.text, it.kind, signs or "-", rec or "-", it.english or "-",
+            rows.append((str(it.index), it.text, it.kind, it.rule or "-", signs or "-", rec or "-", it.english or "-",
                          (it.note or "") + (f" [score {it.score:.3f}]" if it.score is not None else "")))
-        widths = [min(max(len(r[i]) for r in rows), cap) for i, cap in enumerate((3, 24, 11, 30, 48, 22, 60))]
+        widths = [min(max(len(r[i]) for r in rows), cap) for i, cap in enumerate((3, 24, 11, 11, 30, 48, 22, 60))]
 
         def fmt(r):
             cells = [(c if len(c) <= w else c[:w - 1] + "…").ljust(w) for c, w in zip(r, widths)]
@@ -174,8 +195,14 @@ class GlossPlan:
 
     def to_dict(self) -> dict:
         return {"text": self.text, "lexicon": self.lexicon, "translation": self.translation, "signer": self.signer,
-                "coverage": round(self.coverage, 2), "counts": self.counts(), "content_tokens": self.content_tokens,
+                "coverage": round(self.coverage, 2), "counts": self.counts(), "rules": self.rule_counts(),
+                "content_tokens": self.content_tokens,
                 "items": [it.to_dict() for it in self.items], "notes": list(self.notes)}
+
+
+def _rule_of_kind(kind: str) -> str:
+    return {"number": "number", "fuzzy": "fuzzy", "fingerspell": "fingerspell", "substituted": "fingerspell",
+            "lexicon": "exact"}.get(kind, "skipped")
 
 
 def _nothing_reason(tokens: list[Token], items: list[PlanItem]) -> str:
@@ -220,6 +247,7 @@ def make_plan(text: str, lexicon: Lexicon, translator=None, fuzzy: FuzzyMatcher 
     notes: list[str] = []
 
     def add(tok: list[Token], kind: str, **kw) -> PlanItem:
+        kw.setdefault("rule", _rule_of_kind(kind))
         it = PlanItem(len(items) + 1, [t.surface for t in tok], kind, start=tok[0].start, end=tok[-1].end,
                       pause_after=tok[-1].pause_after, **kw)
         items.append(it)
@@ -290,10 +318,14 @@ def make_plan(text: str, lexicon: Lexicon, translator=None, fuzzy: FuzzyMatcher 
         if m is not None:
             span = tokens[m.start:m.end]
             entry = m.value[0]
-            note = f"matched {entry.words!r}" if m.stripped or len(span) > 1 else ""
+            rule = "lemma" if m.stripped else "synonym" if entry.is_form else "exact"
+            note = f"matched {entry.words!r}" if m.stripped or len(span) > 1 or entry.is_form else ""
             if m.stripped:
                 note += " (clitics stripped)"
-            add(span, "lexicon", entries=[entry], signs=[entry.words], english=entry.english, note=note.strip())
+            if entry.is_form:
+                note += f", a written form of {entry.form_of!r}"
+            add(span, "lexicon", entries=[entry], signs=[entry.form_of or entry.words], english=entry.english,
+                note=note.strip(), rule=rule)
             i = m.end
             continue
         reason = not_signed_reason(t)
@@ -316,7 +348,7 @@ def make_plan(text: str, lexicon: Lexicon, translator=None, fuzzy: FuzzyMatcher 
             found = fuzzy(t.surface, t.key)
             if found:
                 entry, score = found
-                add([t], "fuzzy", entries=[entry], signs=[entry.words], english=entry.english, score=float(score),
+                add([t], "fuzzy", entries=[entry], signs=[entry.form_of or entry.words], english=entry.english, score=float(score),
                     note=f"nearest sign {entry.words!r}, score {float(score):.3f}")
                 i += 1
                 continue

@@ -127,8 +127,18 @@ def _idx(sk: Skeleton, name: str) -> int | None:
 
 
 def _arm(sk: Skeleton, side: str) -> tuple[int | None, int | None, int | None]:
+    """Shoulder, elbow and wrist of one side: MediaPipe's pose names, else Kinect's (``body.ShoulderL``)."""
     s = side.upper()
-    return _idx(sk, f"pose.{s}_SHOULDER"), _idx(sk, f"pose.{s}_ELBOW"), _idx(sk, f"pose.{s}_WRIST")
+    if f"pose.{s}_SHOULDER" in sk.index:
+        return _idx(sk, f"pose.{s}_SHOULDER"), _idx(sk, f"pose.{s}_ELBOW"), _idx(sk, f"pose.{s}_WRIST")
+    k = side[0].upper()
+    return _idx(sk, f"body.Shoulder{k}"), _idx(sk, f"body.Elbow{k}"), _idx(sk, f"body.Wrist{k}")
+
+
+def _wrist_children(sk: Skeleton, side: str) -> list[int]:
+    """Joints that hang from the wrist besides the tracked hand: the pose's coarse hand, Kinect's hand."""
+    names = [f"pose.{side.upper()}_{p}" for p in POSE_HAND] + [f"body.Hand{side[0].upper()}"]
+    return [sk.index[n] for n in names if n in sk.index]
 
 
 def _hand_start(sk: Skeleton, side: str) -> int | None:
@@ -141,6 +151,7 @@ def _hand_start(sk: Skeleton, side: str) -> int | None:
 def _head(sk: Skeleton) -> np.ndarray:
     """Face and pose head joints: they move together with the head."""
     idx = [sk.index[f"pose.{p}"] for p in HEAD_POSE if f"pose.{p}" in sk.index]
+    idx += [sk.index[n] for n in ("body.Head",) if n in sk.index]
     if sk.has(FACE):
         idx += list(range(sk.slices[FACE].start, sk.slices[FACE].stop))
     return np.asarray(idx, dtype=np.int64)
@@ -255,8 +266,8 @@ def retarget(seq: PoseSequence, source: Body, target: Body) -> PoseSequence:
         # the pose's coarse hand and the tracked hand hang from the wrist
         r_hand = _hand_ratio(source, target)
         if w_ is not None:
-            for p in POSE_HAND:
-                place(_idx(sk, f"pose.{side.upper()}_{p}"), w_, r_hand, d_wrist)
+            for j in _wrist_children(sk, side):
+                place(j, w_, r_hand, d_wrist)
         h = _hand_start(sk, side)
         if h is not None:
             # the hand's wrist follows the pose wrist (its small offset from it kept), then every finger bone
@@ -375,9 +386,8 @@ def with_dominant(seq: PoseSequence, want: str, measured: str | None = None) -> 
 
 def arm_joints(sk: Skeleton, side: str) -> np.ndarray:
     """Elbow, wrist, the pose's coarse hand and the tracked hand of one side (what moves when the arm moves)."""
-    s = side.upper()
-    idx = [sk.index[j] for j in (f"pose.{s}_ELBOW", f"pose.{s}_WRIST", *(f"pose.{s}_{p}" for p in POSE_HAND))
-           if j in sk.index]
+    _, e_, w_ = _arm(sk, side)
+    idx = [j for j in (e_, w_) if j is not None] + _wrist_children(sk, side)
     h = HANDS[side]
     if sk.has(h):
         idx += list(range(sk.slices[h].start, sk.slices[h].stop))

@@ -83,9 +83,10 @@ class GlossaryTranslator(Translator):
 
     @classmethod
     def from_sources(cls, karsl_labels: str | os.PathLike | None = None, jsl_glossary: str | os.PathLike | None = None,
-                     lexicon=None, **kw) -> GlossaryTranslator:
-        """Merge the sources; on a clash the first wins: lexicon English, then KArSL, then the JSL glossary
-        (its first sense)."""
+                     lexicon=None, news: bool = True, **kw) -> GlossaryTranslator:
+        """Merge the sources; on a clash the first wins: SyriSign's news senses and proper nouns
+        (:data:`syrisign.vocabulary.NEWS_GLOSSARY`, unless ``news=False``), the lexicon's English, then KArSL,
+        then the JSL glossary (its first sense)."""
         gloss: dict[str, str] = {}
         sources = []
 
@@ -98,6 +99,11 @@ class GlossaryTranslator(Translator):
                 if k and k not in gloss:
                     gloss[k] = en
 
+        if news:
+            from syrisign.vocabulary import NEWS_GLOSSARY
+            for ar, en in NEWS_GLOSSARY.items():
+                put(ar, en)
+            sources.append(f"news senses and names ({len(NEWS_GLOSSARY)})")
         if lexicon is not None:
             n = 0
             for e in lexicon.entries:
@@ -155,8 +161,11 @@ class GlossaryTranslator(Translator):
             h.update(repr(sorted((e.words, e.english) for e in lexicon.entries if e.english and e.kind == "word"))
                      .encode())
         from syrisign import text as _text
+        from syrisign import vocabulary as _vocabulary
 
-        for src in (__file__, _text.__file__):
+        news = kw.pop("news", True)
+        h.update(repr(news).encode())
+        for src in (__file__, _text.__file__, _vocabulary.__file__):
             h.update(Path(src).read_bytes())
         path = get_settings().cache / f"glossary-{h.hexdigest()[:20]}.json"
         try:
@@ -164,7 +173,7 @@ class GlossaryTranslator(Translator):
             return cls(d["glossary"], sources=d["sources"], **kw)
         except (OSError, ValueError, KeyError, TypeError):
             pass
-        t = cls.from_sources(karsl, jsl, lexicon, **kw)
+        t = cls.from_sources(karsl, jsl, lexicon, news=news, **kw)
         try:
             from syrisign.pose import atomic_write_bytes
 
@@ -177,6 +186,20 @@ class GlossaryTranslator(Translator):
 
     def lookup(self, key: str) -> str | None:
         return self.glossary.get(key)
+
+    def _lookup_for(self, token) -> object:
+        """``lookup``, except the word's stem without its final ة: that is another word (حملة "campaign" is not
+        حمل "pregnancy", عدة not عد), so it is not a form of this one."""
+        w = match_key(token.surface)
+        if not w.endswith("ه"):
+            return self.lookup
+
+        def lookup(key: str):
+            last = key.split(" ")[-1] if " " in key else key
+            if " " not in key and not last.endswith("ه") and w.endswith(last + "ه"):
+                return None
+            return self.lookup(key)
+        return lookup
 
     def translate_one(self, text: str) -> str:
         tokens = tokenize(text, max_chars=0)
@@ -201,7 +224,7 @@ class GlossaryTranslator(Translator):
                 out.append(whole + (f".{frac}" if frac else ""))
                 i += 1
                 continue
-            m = longest_match(tokens, i, self.lookup, max_words=self.max_words, max_variants=2)
+            m = longest_match(tokens, i, self._lookup_for(t), max_words=self.max_words, max_variants=2)
             if m is not None:
                 out.append(m.value)
                 i = m.end

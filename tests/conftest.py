@@ -36,3 +36,16 @@ def jos_pose_files() -> list[Path]:
 
 def pytest_configure(config):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def make_gif(video: Path, dst: Path, frame_ms: int | None = None, max_frames: int | None = None) -> Path:
+    """An animated GIF of a real recording, as sign dictionaries publish them (frames quantized to a palette)."""
+    from PIL import Image
+
+    from syrisign.data.extract import read_video
+    frames, _, fps = read_video(video)
+    frames = frames[:max_frames] if max_frames else frames
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(dst, save_all=True, append_images=images[1:], duration=frame_ms or int(round(1000 / fps)),
+                   loop=0)
+    return dst

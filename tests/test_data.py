@@ -94,6 +94,64 @@ def test_corrupt_and_empty_videos_are_logged_and_skipped_then_resume(data_dir, t
     assert len(Dataset(out)) == 1
 
 
+def test_gif_clips_are_read_like_videos_and_a_corrupt_gif_is_skipped(data_dir, tmp_path, extractor):
+    from conftest import make_gif
+    from syrisign.data.extract import read_gif
+
+    letter = data_dir / "esharah" / "letters" / "ب.mp4"  # 10 fps
+    src = tmp_path / "dictionary"
+    src.mkdir()
+    make_gif(letter, src / "ب.gif", frame_ms=100)
+    shutil.copy(data_dir / "esharah" / "words" / "يوم.mp4", src / "يوم.mp4")
+    (src / "خطأ.gif").write_bytes(b"GIF89a" + bytes(range(256)) * 3)
+    frames, stamps, fps = read_gif(src / "ب.gif")
+    assert fps == pytest.approx(10.0) and stamps[1] == pytest.approx(0.1) and frames[0].ndim == 3
+    assert detect_source(src) == "clips"  # a folder of <label>.<ext> clips: the file name is the label
+    out = tmp_path / "ds"
+    report = build_dataset(src, out, workers=2, progress=False)
+    assert report.built == 2 and [sid for sid, _ in report.failed] == ["clip-خطأ"]
+    log = (out / "errors.log").read_text(encoding="utf-8").strip().splitlines()
+    assert len(log) == 1 and "خطأ.gif" in log[0] and "GIF" in log[0]
+    ds = Dataset(out)
+    by_label = {s.label_ar: s for s in ds.samples}
+    assert set(by_label) == {"ب", "يوم"} and by_label["ب"].fps == pytest.approx(10.0)
+    # the GIF's landmarks are the video's (its frames differ only by the palette)
+    gif, mp4 = ds.load(by_label["ب"]), extractor.extract_path(letter)
+    assert len(gif) == len(mp4)
+    both = (gif.confidence[:, :25] > 0.5) & (mp4.confidence[:, :25] > 0.5)
+    assert both.mean() > 0.8
+    assert np.median(np.abs(gif.data[:, :25, :2] - mp4.data[:, :25, :2])[both]) < 3.0  # pixels
+    # a corrupt GIF given on its own is a one-line error
+    with pytest.raises(Exception, match="خطأ.gif: not a readable GIF"):
+        extractor.extract_path(src / "خطأ.gif")
+
+
+def test_esharah_source_and_preset(data_dir, tmp_path, monkeypatch, capsys):
+    esh = tmp_path / "data" / "esharah"
+    (esh / "words").mkdir(parents=True)
+    (esh / "letters").mkdir()
+    (esh / "synonyms.json").symlink_to(data_dir / "esharah" / "synonyms.json")
+    for w in ("مستشفى", "سنة"):
+        (esh / "words" / f"{w}.mp4").symlink_to(data_dir / "esharah" / "words" / f"{w}.mp4")
+    (esh / "letters" / "ة.mp4").symlink_to(data_dir / "esharah" / "letters" / "ة.mp4")
+    assert detect_source(esh) == "esharah"
+    _, items = list_items(esh)
+    samples = {it.sample.id: it.sample for it in items}
+    assert set(samples) == {"esharah-words-مستشفى", "esharah-words-سنة", "esharah-letters-ة"}
+    assert {s.signed_language for s in samples.values()} == {"sdl"}
+    # the words' signers are not named: each clip is its own; the letters have one signer
+    assert samples["esharah-words-سنة"].signer != samples["esharah-words-مستشفى"].signer
+    assert samples["esharah-letters-ة"].signer == "esharah-letters"
+    from syrisign.data.sources import esharah_synonyms
+    assert "العام" in esharah_synonyms(esh)["سنة"]
+    monkeypatch.setenv("SYRISIGN_DATA", str(tmp_path / "data"))
+    assert cli(["data", "build", "esharah"]) == 0
+    out = capsys.readouterr().out
+    assert "3 samples, 3 classes" in out and "missing-hand rate" in out
+    assert cli(["data", "info", "esharah"]) == 0
+    assert "missing-hand rate" in capsys.readouterr().out
+
+
 def test_interrupted_build_resumes_without_redoing(data_dir, tmp_path):
     src = tmp_path / "v"
     for i, video in enumerate(_letter_videos(data_dir)[:3]):

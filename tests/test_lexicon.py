@@ -6,6 +6,7 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from syrisign.cli import main
@@ -161,6 +162,52 @@ def test_lexicon_add_from_a_karsl_video_and_a_corrupt_one(tmp_path, capsys):
     assert sorted(p.name for p in folder.rglob("*")) == files_before
 
 
+def test_lexicon_add_from_a_gif(tmp_path, capsys):
+    from conftest import make_gif
+    gif = make_gif(_karsl_clip("0033"), tmp_path / "baa.gif", max_frames=40)
+    folder = tmp_path / "community"
+    assert main(["lexicon", "add", "--word", "باء", "--lexicon", str(folder), str(gif)]) == 0, capsys.readouterr().err
+    (entry,) = Lexicon.load(folder).entries
+    seq = Lexicon.load(folder).pose(entry)
+    assert entry.source == "added from baa.gif" and 0 < len(seq) <= 40 and (seq.confidence[:, :33] > 0).mean() > 0.9
+    (tmp_path / "broken.gif").write_bytes(b"GIF89a\x10\x00")
+    capsys.readouterr()
+    assert main(["lexicon", "add", "--word", "خطأ", "--lexicon", str(folder), str(tmp_path / "broken.gif")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "broken.gif" in err and "Traceback" not in err
+    assert len(Lexicon.load(folder)) == 1
+
+
+def test_the_most_typical_recording_of_a_word_comes_first(tmp_path, package_index):
+    """Of several recordings of one word, the medoid (least mean distance to the others) is ranked first."""
+    from syrisign.data.dataset import Sample
+    from syrisign.lexicon import _typical_first
+
+    src = Lexicon.load(package_index)
+    base = src.pose(src.lookup("ب", kind="letter")[0])
+    rng = np.random.default_rng(0)
+    shoulder = float(np.linalg.norm(base.data[0, 11, :2] - base.data[0, 12, :2])) or 1.0
+
+    def moved(scale):  # the same sign, its hand displaced by `scale` shoulder widths, plus noise
+        data = base.data + scale * shoulder * np.array([1.0, 0.5, 0.0], dtype=np.float32)
+        data[:, :33] = base.data[:, :33]  # the body stays
+        data += rng.normal(0, 0.005 * shoulder, data.shape).astype(np.float32)
+        return PoseSequence(data, base.confidence.copy(), base.fps, base.skeleton)
+
+    seqs = {"far": moved(0.9), "a": moved(0.05), "mid": moved(0.0), "b": moved(-0.05), "farther": moved(-1.2)}
+
+    class FakeDataset:
+        def load(self, s):
+            return seqs[s.id]
+
+    samples = [Sample(k, "ب", missing_hand_rate=0.0) for k in seqs]
+    order = [s.id for s in _typical_first(FakeDataset(), samples)]
+    assert order[0] == "mid" and set(order[-2:]) == {"far", "farther"}
+    # a recording without hands in most frames goes last whatever its distance
+    samples[2].missing_hand_rate = 0.9
+    assert _typical_first(FakeDataset(), samples)[-1].id == "mid"
+
+
 def test_add_a_pose_file_appends_atomically(tmp_path, package_index):
     lex = _tiny_lexicon(tmp_path / "lex", package_index)
     n = len(lex)
@@ -177,7 +224,7 @@ def test_add_a_pose_file_appends_atomically(tmp_path, package_index):
 
 @pytest.mark.slow
 def test_full_default_lexicon_build(tmp_path, monkeypatch):
-    """The whole default lexicon on a clean SYRISIGN_HOME (MediaPipe on ~130 KArSL clips)."""
+    """The whole default lexicon on a clean SYRISIGN_HOME (MediaPipe on ~130 KArSL and 145 Saudi dictionary clips)."""
     data = get_settings().data
     if not (data / "karsl" / "word_frames").is_dir():
         pytest.skip("KArSL data not found")
@@ -194,9 +241,14 @@ def test_full_default_lexicon_build(tmp_path, monkeypatch):
     assert set(lex.numbers()) >= {0, 5, 10, 20, 100, 1000, 10**6, 10**7}
     letters = lex.letters()
     assert letters["ب"][0].signed_language == "jos" and letters["ة"][0].signed_language == "sdl"
+    # the Saudi dictionary: 107 words (one recording each, with their written forms) and a third alphabet
+    saudi = [e for e in lex.entries if e.path.startswith("esharah-words/") and not e.is_form]
+    assert len({e.path for e in saudi}) == 107 and lex.lookup("مستشفى")[0].english == "hospital"
+    assert lex.lookup("العام")[0].form_of == "سنة"
+    assert len(lex.alphabets()["esharah-letters"]) == 38
     per = {}
     for e in lex.entries:
-        if e.kind == "word" and e.words != "جمجمة":
+        if e.kind == "word" and not e.is_form and e.path.startswith("karsl-words/"):
             per[(e.glosses, e.signer)] = per.get((e.glosses, e.signer), 0) + 1
     assert max(per.values()) == 2
     t1 = time.perf_counter()

@@ -16,12 +16,14 @@ from syrisign.text import TextError, match_key
 NUMBER_IDS = {0: "0001", 2: "0003", 5: "0006", 6: "0007", 10: "0011", 20: "0012", 200: "0021", 500: "0024",
               1000: "0029", 10**6: "0030"}
 WORD_IDS = ("0071", "0072", "0077")  # هيكل عظمي, جمجة (skull, misspelt), رئتان
+ESHARAH_WORDS = ("مستشفى", "سنة", "حالك", "المدينة")  # Saudi dictionary clips (with synonyms.json)
 
 
 @pytest.fixture(scope="module")
 def small_lexicon(tmp_path_factory) -> Lexicon:
-    """The default lexicon's build, run on a copy of the data tree that holds only a few KArSL recordings:
-    jos letters + KArSL ة and 10 number signs + 3 KArSL words (one recording each). MediaPipe runs on them."""
+    """The default lexicon's build, run on a copy of the data tree that holds only a few recordings: jos
+    letters + KArSL ة and 10 number signs + 3 KArSL words (one recording each) + 4 Saudi dictionary words
+    and its ة, with the dictionary's synonyms. MediaPipe runs on them."""
     real = get_settings().data
     clips = real / "karsl" / "letters_digits_mp4"
     frames = real / "karsl" / "word_frames"
@@ -40,6 +42,13 @@ def small_lexicon(tmp_path_factory) -> Lexicon:
         dst = data / "karsl" / "word_frames" / "01" / src.parent.parent.name / sid / src.name
         dst.parent.mkdir(parents=True)
         dst.symlink_to(src, target_is_directory=True)
+    esh = data / "esharah"
+    (esh / "words").mkdir(parents=True)
+    (esh / "letters").mkdir()
+    (esh / "synonyms.json").symlink_to(real / "esharah" / "synonyms.json")
+    for w in ESHARAH_WORDS:
+        (esh / "words" / f"{w}.mp4").symlink_to(real / "esharah" / "words" / f"{w}.mp4")
+    (esh / "letters" / "ة.mp4").symlink_to(real / "esharah" / "letters" / "ة.mp4")
     home = tmp_path_factory.mktemp("home")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SYRISIGN_DATA", str(data))
@@ -128,8 +137,9 @@ def test_big_numbers_and_arabic_indic_digits(small_lexicon):
 
 def test_hospital_headline_with_clitics_latin_and_emoji(small_lexicon):
     plan = make_plan("نقل المريض بالمستشفى والرئتان سليمتان، according to WHO 👍", small_lexicon)
-    hosp = item_of(plan, "بالمستشفى")
-    assert hosp.kind == "fingerspell" and hosp.signs[:2] == ["ب", "ال"] and hosp.signs[-1] == "ى"
+    hosp = item_of(plan, "بالمستشفى")  # the Saudi dictionary's sign, found under the preposition and article
+    assert hosp.kind == "lexicon" and hosp.rule == "lemma" and hosp.signs == ["مستشفى"]
+    assert hosp.entries[0].path.startswith("esharah-words/") and hosp.english == "hospital"
     lungs = item_of(plan, "والرئتان")
     assert lungs.kind == "lexicon" and lungs.entries[0].words == "رئتان"
     assert item_of(plan, "سليمتان").pause_after  # the comma
@@ -139,7 +149,34 @@ def test_hospital_headline_with_clitics_latin_and_emoji(small_lexicon):
     assert emoji.kind == "skipped" and not emoji.content
     # coverage = (lexicon + number + fuzzy) / content tokens; Latin words count as content, emoji not
     assert plan.content_tokens == 8
-    assert plan.coverage == pytest.approx(100 * 1 / 8)
+    assert plan.coverage == pytest.approx(100 * 2 / 8)
+    assert plan.rule_counts()["lemma"] == 2 and plan.to_dict()["rules"]["lemma"] == 2
+
+
+def test_inflected_and_synonym_forms_find_the_saudi_signs(small_lexicon):
+    plan = make_plan("افتتاح مستشفى جديد للمستشفى مستشفيات المستشفى العام عام", small_lexicon)
+    rules = {it.text: (it.kind, it.rule, it.signs) for it in plan.items}
+    assert rules["مستشفى"] == ("lexicon", "exact", ["مستشفى"])
+    assert rules["للمستشفى"] == ("lexicon", "lemma", ["مستشفى"])
+    assert rules["مستشفيات"] == ("lexicon", "lemma", ["مستشفى"])
+    assert rules["المستشفى"][:2] == ("lexicon", "synonym")  # listed by the dictionary as a written form
+    year = item_of(plan, "العام")  # the dictionary signs عام / العام with its clip of سنة
+    assert year.kind == "lexicon" and year.rule == "synonym" and year.signs == ["سنة"] and year.english == "year"
+    assert "a written form of 'سنة'" in year.note
+    assert item_of(plan, "عام").signs == ["سنة"]
+    assert rules["افتتاح"][0] == "fingerspell" and rules["جديد"][1] == "fingerspell"
+    c = plan.rule_counts()
+    assert (c["exact"], c["synonym"], c["lemma"], c["fingerspell"]) == (1, 3, 2, 2)
+
+
+def test_word_senses_the_news_would_misread_are_not_signed_with_the_dictionary_clip(small_lexicon):
+    # المدينة is "the city" in the news; the clip is Medina, reached by its full name only
+    assert item_of(make_plan("سوق المدينة القديمة", small_lexicon), "المدينة").kind == "fingerspell"
+    medina = make_plan("زيارة إلى المدينة المنورة", small_lexicon).items[-1]
+    assert medina.kind == "lexicon" and medina.tokens == ["المدينة", "المنورة"]
+    # حال ("case", في حال) is one of the app's forms of حالك ("how are you?"), left out
+    assert item_of(make_plan("في حال المطر", small_lexicon), "حال").kind == "fingerspell"
+    assert item_of(make_plan("حالك", small_lexicon), "حالك").rule == "exact"
 
 
 def test_ta_marbuta_with_the_jordanian_lexicon_only(jos_lexicon):
@@ -219,3 +256,29 @@ def test_nothing_to_sign(small_lexicon):
     with pytest.raises(TextError, match="limit is 5000"):
         make_plan("ا " * 3000, small_lexicon)
     assert make_plan("ب " * 30, small_lexicon, max_chars=100).items
+
+
+def test_lexicon_gaps_counts_groups_and_ranks(small_lexicon, tmp_path, capsys):
+    from syrisign.cli import main
+    from syrisign.gaps import find_gaps
+    lines = ["وزارة الصحة تعلن", "الوزارة في المستشفى", "وزارات الصحة 200"]
+    report = find_gaps(lines, small_lexicon)
+    # 9 content tokens: المستشفى (a written form of مستشفى) and 200 are signed, 7 are not
+    assert (report.content_tokens, report.signed_tokens) == (9, 2)
+    top = report.gaps[0]
+    assert top.lemma == match_key("وزارة") and top.count == 3
+    assert set(top.forms) == {"وزارة", "الوزارة", "وزارات"} and top.word == "وزارة"
+    second = report.gaps[1]
+    assert second.lemma == match_key("صحة") and second.count == 2 and second.forms["الصحة"] == 2
+    assert [g.count for g in report.gaps] == [3, 2, 1, 1]
+    assert top.share == pytest.approx(100 * 3 / 9) and top.cumulative == pytest.approx(100 * 5 / 9)
+    assert report.gaps[-1].cumulative == pytest.approx(100.0)
+    # the command: a table and a CSV, comments in the file left out
+    f = tmp_path / "news.txt"
+    f.write_text("# a comment\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["lexicon", "gaps", str(f), "--lexicon", str(small_lexicon.root), "--csv",
+                 str(tmp_path / "gaps.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "3 line(s), 9 content tokens, 2 signed" in out and "4 lemmas have no sign" in out
+    rows = (tmp_path / "gaps.csv").read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("rank,word") and rows[1].split(",")[:4] == ["1", "وزارة", match_key("وزارة"), "3"]

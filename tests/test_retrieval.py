@@ -354,6 +354,25 @@ def test_search_and_recognize_commands(arabic_model, tiny_lexicon, jos_dir, caps
     assert "no such file" in capsys.readouterr().err
 
 
+def test_recognize_reads_a_gif_as_it_reads_the_video(arabic_model, tiny_lexicon, tmp_path, capsys):
+    from conftest import make_gif
+    from syrisign.cli import main
+    from syrisign.settings import get_settings
+    video = get_settings().data / "esharah" / "letters" / "ب.mp4"
+    gif = make_gif(video, tmp_path / "word.gif", frame_ms=100)
+    args = ["--checkpoint", str(arabic_model), "--lexicon", str(tiny_lexicon.root), "-k", "3", "--json"]
+    assert main(["recognize", str(gif), *args]) == 0
+    from_gif = json.loads(capsys.readouterr().out)
+    assert main(["recognize", str(video), *args]) == 0
+    from_video = json.loads(capsys.readouterr().out)
+    assert from_gif["frames"] == from_video["frames"] > 0
+    assert [m["label_ar"] for m in from_gif["matches"]][:1] == [m["label_ar"] for m in from_video["matches"]][:1]
+    (tmp_path / "bad.gif").write_bytes(b"GIF89a" + bytes(200))
+    assert main(["recognize", str(tmp_path / "bad.gif"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.gif" in err and "Traceback" not in err
+
+
 def test_splits_protocols(isl_dir):
     from retrieval.data import RetrievalDataError
     cfg = tiny_config().features()

@@ -10,11 +10,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     lsub = p.add_subparsers(dest="lexicon_command", metavar="ACTION", required=True)
 
     b = lsub.add_parser("build", help="build the default Arabic lexicon (Jordanian letters, KArSL letters, "
-                                      "numbers and words) into $SYRISIGN_HOME/lexicons/default",
-                        description="Resumable; MediaPipe runs on the KArSL clips (a few minutes on 2 cores). "
-                                    "Signs added with `lexicon add` are kept.")
+                                      "numbers and words, the Saudi dictionary's words and letters) into "
+                                      "$SYRISIGN_HOME/lexicons/default",
+                        description="Resumable; MediaPipe runs on the KArSL and Saudi dictionary clips (a few "
+                                    "minutes on 2 cores; datasets already built are reused). Signs added with "
+                                    "`lexicon add` are kept.")
     b.add_argument("--output", help="folder to build into (default $SYRISIGN_HOME/lexicons/default)")
-    b.add_argument("--parts", nargs="+", choices=["jos", "karsl-letters", "karsl-words"],
+    from syrisign.lexicon import PARTS
+    b.add_argument("--parts", nargs="+", choices=list(PARTS),
                    help="build only these parts (default: all)")
     b.add_argument("--per-word", type=int, default=2, help="KArSL recordings kept per word and signer (default 2)")
     b.add_argument("--workers", type=int, default=None, help="MediaPipe worker processes")
@@ -25,6 +28,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--search", help="only entries whose Arabic (normalized) or English contains TEXT")
     ls.add_argument("--kind", choices=["word", "letter", "number"], help="only this kind of entry")
     ls.set_defaults(func=_list)
+
+    g = lsub.add_parser("gaps", help="the words of a text or corpus with no recorded sign, ranked: what to record next",
+                        description="Plans every line of the files (# comment lines left out) as translate does "
+                                    "and lists the content words that would be fingerspelled, grouped by lemma and "
+                                    "ranked by frequency, with the share of content tokens a recording of each "
+                                    "would add (cumulative).")
+    g.add_argument("files", nargs="+", metavar="FILE", help="UTF-8 text files ('-' reads standard input)")
+    g.add_argument("--lexicon", help="lexicon folder or index.csv (default: the default lexicon)")
+    g.add_argument("--csv", metavar="OUT", help="also write the whole list as CSV")
+    g.add_argument("--top", type=int, default=40, help="rows to print (default 40; 0 = all)")
+    g.add_argument("--fuzzy", action="store_true",
+                   help="count the trained retrieval model's fuzzy matches as signed (default: they are gaps)")
+    g.set_defaults(func=_gaps)
 
     a = lsub.add_parser("add", help="add a sign from a video (MediaPipe) or a .pose/.npz file",
                         description="Runs MediaPipe Holistic on a video, trims idle frames at both ends, saves a "
@@ -69,6 +85,25 @@ def _list(args) -> int:
     for e in entries:
         print(f"{e.id}\t{e.kind}\t{e.words}\t{e.english or '-'}\t{e.signed_language or '-'}\tpriority {e.priority}")
     print(f"{len(entries)} of {len(lex)} entries in {lex.root}")
+    return 0
+
+
+def _gaps(args) -> int:
+    from syrisign.gaps import find_gaps, read_lines
+    from syrisign.lexicon import load_lexicon
+    from syrisign.pose import atomic_write_bytes
+
+    lines = read_lines(args.files)
+    lex = load_lexicon(args.lexicon)
+    fuzzy = None
+    if args.fuzzy:
+        from retrieval.producer import make_fuzzy_matcher
+        fuzzy = make_fuzzy_matcher(lexicon=lex)
+    report = find_gaps(lines, lex, fuzzy=fuzzy, with_fuzzy=args.fuzzy)
+    print(report.table(args.top or None))
+    if args.csv:
+        atomic_write_bytes(Path(args.csv), report.to_csv().encode("utf-8"))
+        print(f"wrote {len(report.gaps)} rows to {args.csv}")
     return 0
 
 

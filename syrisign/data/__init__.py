@@ -1,7 +1,8 @@
 """Datasets: build from recordings, open, split, describe.
 
 Named datasets build from ``$SYRISIGN_DATA`` into ``$SYRISIGN_HOME/datasets/<name>``:
-``karsl-words``, ``karsl-letters``, ``isl``, ``asl-app``, ``jos``.
+``karsl-words``, ``karsl-letters``, ``isl``, ``asl-app``, ``jos``, ``esharah`` (the Saudi dictionary's
+107 words and 38 letters).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ PRESETS: dict[str, tuple[str, str]] = {
     "isl": ("isl_kinect", "isl-kinect"),
     "asl-app": ("asl_app", "asl-app"),
     "jos": ("jos", "pose-lexicon"),
+    "esharah": ("esharah", "esharah"),
 }
 
 

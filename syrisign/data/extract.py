@@ -17,7 +17,7 @@ from syrisign.errors import SyriSignError
 from syrisign.pose import PoseError, PoseSequence
 from syrisign.skeletons import HOLISTIC_543
 
-VIDEO_SUFFIXES = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".m4v")
+VIDEO_SUFFIXES = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".m4v", ".gif")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 # KArSL frame names end in _c_<index of the frame in the original 30 fps recording>
 _FRAME_INDEX = re.compile(r"(\d+)(?=\.[A-Za-z]+$)")
@@ -32,13 +32,49 @@ def _quiet_mediapipe() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def is_gif(path: str | os.PathLike) -> bool:
+    """The file's content is a GIF (its magic bytes, whatever its name)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(6) in (b"GIF87a", b"GIF89a")
+    except OSError:
+        return False
+
+
+def read_gif(path: str | os.PathLike) -> tuple[list[np.ndarray], np.ndarray, float]:
+    """Decode an animated GIF with Pillow: RGB frames (each composed over the previous ones, as a browser
+    shows them), timestamps from the frames' own durations, and the mean frame rate."""
+    from PIL import Image, ImageSequence, UnidentifiedImageError
+
+    path = Path(path)
+    frames, durations = [], []
+    try:
+        with Image.open(path) as im:
+            for fr in ImageSequence.Iterator(im):
+                frames.append(np.asarray(fr.convert("RGB")))
+                durations.append(float(fr.info.get("duration") or 0.0))
+    except (UnidentifiedImageError, OSError, ValueError, EOFError) as e:
+        if not frames:
+            raise ExtractionError(f"{path.name}: not a readable GIF ({type(e).__name__}: {e})") from None
+        # a truncated GIF: keep the frames that decoded
+    if not frames:
+        raise ExtractionError(f"{path.name}: the GIF has no frames")
+    # browsers play a duration under 20 ms (or none) as 100 ms; so do we
+    d = np.array([x if x >= 20 else 100.0 for x in durations]) / 1000.0
+    stamps = np.concatenate([[0.0], np.cumsum(d[:-1])])
+    fps = float(len(d) / d.sum()) if d.sum() > 0 else 10.0
+    return frames, stamps, min(max(fps, 1.0), 240.0)
+
+
 def read_video(path: str | os.PathLike) -> tuple[list[np.ndarray], np.ndarray, float]:
-    """Decode a video with OpenCV: RGB frames, timestamps (s) and the container fps."""
+    """Decode a video with OpenCV (an animated GIF with Pillow): RGB frames, timestamps (s) and the fps."""
     import cv2
 
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         raise ExtractionError(f"{path.name}: empty or missing video file")
+    if is_gif(path):
+        return read_gif(path)
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise ExtractionError(f"{path.name}: OpenCV cannot open this video")
@@ -173,7 +209,9 @@ class HolisticExtractor:
             frames, stamps, fps = read_frame_folder(path, source_fps)
         elif path.suffix.lower() in VIDEO_SUFFIXES:
             frames, stamps, fps = read_video(path)
-            stamps = None  # evenly spaced at the container fps
+            steps = np.diff(stamps)
+            if not is_gif(path) or len(steps) == 0 or np.allclose(steps, steps.mean(), rtol=0.05):
+                stamps = None  # evenly spaced at the fps; a GIF with uneven frame durations keeps its times
         else:
             raise ExtractionError(f"{path.name}: not a video ({', '.join(VIDEO_SUFFIXES)}) or frame folder")
         try:

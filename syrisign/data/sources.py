@@ -11,6 +11,9 @@ Layouts recognized by :func:`detect_source` when ``--source`` is not given:
 ``karsl-words``           ``<signer>/<train|test>/<sign id>/<sample>/*_c_<frame>.jpg``
 ``karsl-videos``          ``<chapter>_<signer>_<sign id>_(<time>)_c.mp4``
 ``syrisign``              ``<word>/<signer>/<repetition>.<video>`` (the SyriSign paper's layout)
+``esharah``               the Saudi sign dictionary's ``words/`` and ``letters/`` folders of
+                          ``<label>.<video or gif>`` clips, with ``synonyms.json``
+``clips``                 one folder of ``<label>.<video or gif>`` clips, the label being the file name
 ``videos``                any folder of videos or frame folders, labelled by ``labels.csv``
                           (``file,label_ar,label_en,signer,...``) or by the parent folder name
 ========================  ===================================================================
@@ -323,6 +326,54 @@ def video_folder(root: Path) -> list[Item]:
     return items
 
 
+# -- sign dictionaries: a folder of <label>.<ext> clips ------------------------------------------
+def clip_folder(root: Path, prefix: str = "clip", signed_language: str = "", signer: str = "",
+                source: str = "clips") -> list[Item]:
+    """Every video or GIF directly in ``root``, labelled by its file name (``مستشفى.mp4`` → مستشفى).
+
+    ``signer`` names the person in every clip; empty means unknown, and each clip is then its own
+    signer (``<prefix>-<label>``), so a body measured for retargeting is never a mix of people."""
+    items = []
+    for f in sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES):
+        label = " ".join(f.stem.replace("_", " ").split())
+        ar, en = (label, "") if _arabic(label) else ("", label)
+        slug = _slug(label)
+        items.append(Item(Sample(f"{prefix}-{slug}", ar, en, label, signed_language, "ar" if ar else "en",
+                                 signer or f"{prefix}-{slug}", "1", source, "train"), f))
+    return items
+
+
+ESHARAH_PARTS = ("words", "letters")
+
+
+def esharah(root: Path) -> list[Item]:
+    """The Saudi dictionary clips (``$SYRISIGN_DATA/esharah``): ``words/`` (one recording per word, by at
+    least two signers who are not named, so each clip is measured as its own signer) and ``letters/``
+    (one signer), Saudi Arabic Sign Language (``sdl``, like KArSL)."""
+    items = []
+    for part in ESHARAH_PARTS:
+        if (root / part).is_dir():
+            items += clip_folder(root / part, f"esharah-{part}", "sdl",
+                                 "esharah-letters" if part == "letters" else "", "esharah")
+    return items
+
+
+def esharah_synonyms(root: Path | None = None) -> dict[str, list[str]]:
+    """``synonyms.json``: clip label -> the other written forms the dictionary signs with that clip;
+    empty when there is none. A malformed file is an error naming it."""
+    root = Path(root) if root is not None else get_settings().data / "esharah"
+    f = root / "synonyms.json"
+    if not f.is_file():
+        return {}
+    try:
+        d = json.loads(f.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise SourceError(f"{f}: not a JSON file of synonyms ({e})") from None
+    if not isinstance(d, dict):
+        raise SourceError(f"{f}: expected {{\"<clip label>\": [\"<form>\", ...]}}")
+    return {str(k): [str(v) for v in vs if str(v).strip()] for k, vs in d.items() if isinstance(vs, list)}
+
+
 # -- detection --------------------------------------------------------------------------------
 SOURCES: dict[str, Callable[..., list[Item]]] = {
     "pose-lexicon": lambda p, signed_language=None: pose_lexicon(p if p.is_file() else p / "index.csv",
@@ -332,6 +383,8 @@ SOURCES: dict[str, Callable[..., list[Item]]] = {
     "karsl-words": karsl_words,
     "karsl-videos": karsl_videos,
     "syrisign": syrisign_layout,
+    "esharah": esharah,
+    "clips": clip_folder,
     "videos": video_folder,
 }
 
@@ -360,6 +413,8 @@ def detect_source(path: Path) -> str:
         return "pose-lexicon"
     if (path / "signs").is_dir() and any((path / "signs").glob("*.json")):
         return "asl-app"
+    if (path / "synonyms.json").is_file() and any((path / p).is_dir() for p in ESHARAH_PARTS):
+        return "esharah"
     if any(path.glob("*.tar.gz")) or any(_ISL_NAME.match(p.stem) for p in list(path.glob("*.txt"))[:20]):
         return "isl-kinect"
     if _karsl_word_dirs(path):
@@ -370,6 +425,8 @@ def detect_source(path: Path) -> str:
     if subdirs and all(any(q.is_dir() for q in d.iterdir()) for d in subdirs[:5]) and any(
             _is_media(r) for d in subdirs[:5] for s in d.iterdir() if s.is_dir() for r in s.iterdir()):
         return "syrisign"
+    if not subdirs and not _read_label_csv(path) and any(p.suffix.lower() in VIDEO_SUFFIXES for p in path.iterdir()):
+        return "clips"
     if any(p.suffix.lower() in VIDEO_SUFFIXES or p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*")):
         return "videos"
     raise SourceError(f"{path}: no known layout ({', '.join(SOURCES)}); pass --source")
