@@ -1,0 +1,52 @@
+"""ASGI middleware: the request body limit."""
+from __future__ import annotations
+
+from syrisign.api.errors import ApiError
+
+
+# -- ASGI middleware: request body limit -------------------------------------------------------------------
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """413 for bodies over ``max_bytes``, by Content-Length or while streaming."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        too_large = ApiError(413, "body_too_large", f"the request body is over {self.max_bytes} bytes; "
+                                                    "send a shorter text")
+        for k, v in scope.get("headers", []):
+            if k == b"content-length":
+                try:
+                    n = int(v)
+                except ValueError:
+                    n = 0
+                if n > self.max_bytes:
+                    return await too_large.response()(scope, receive, send)
+        size, started = 0, False
+
+        async def limited_receive():
+            nonlocal size
+            msg = await receive()
+            size += len(msg.get("body", b""))
+            if size > self.max_bytes:
+                raise _TooLarge()
+            return msg
+
+        async def tracking_send(msg):
+            nonlocal started
+            started = started or msg["type"] == "http.response.start"
+            await send(msg)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await too_large.response()(scope, receive, send)
+
+
