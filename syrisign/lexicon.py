@@ -169,10 +169,13 @@ class Lexicon:
         except UnicodeDecodeError as e:
             raise LexiconError(f"{index}: not UTF-8 text ({e})") from None
         meta = _read_meta(root / META)
-        entries, seen, missing = [], defaultdict(int), 0
+        entries, seen, missing, removed = [], defaultdict(int), 0, 0
         for r in rows:
             path = (r.get("path") or "").strip()
             if not path:
+                continue
+            if (meta.get(Path(path).with_suffix("").as_posix()) or {}).get("removed_at"):
+                removed += 1  # taken out (a community sign): its files may be in the trash
                 continue
             file = (root / path).resolve()
             if not file.is_file():
@@ -187,7 +190,7 @@ class Lexicon:
             e.dominant, e.two_handed = (m.get("dominant") or "").strip(), (m.get("two_handed") or "").strip()
             e.form_of = (m.get("form_of") or "").strip()
             entries.append(e)
-        if rows and not entries:
+        if rows and not entries and removed < len(rows):
             raise LexiconError(f"{index}: none of its {len(rows)} recordings exist beside it")
         return cls(root, entries, prefer, missing)
 
@@ -674,10 +677,11 @@ def ensure_default_lexicon(progress: bool = True) -> Lexicon:
 
 
 def load_lexicon(name_or_path: str | os.PathLike | None = None, progress: bool = True) -> Lexicon:
-    """``None`` or "default": the default lexicon (built on first use); "jos": the package's Jordanian
-    letters; else a folder or index.csv."""
+    """``None`` or "default": the default lexicon (built on first use) with the community's signs
+    (:mod:`syrisign.community`); "jos": the package's Jordanian letters; else a folder or index.csv."""
     if name_or_path in (None, "", "default"):
-        return ensure_default_lexicon(progress)
+        from syrisign.community import with_community
+        return with_community(ensure_default_lexicon(progress))
     if name_or_path in ("jos", "spoken-to-signed"):
         from syrisign.data.sources import spoken_to_signed_lexicon
         return Lexicon.load(spoken_to_signed_lexicon())

@@ -147,6 +147,13 @@ class Pipeline:
         self.signer, self.hand, self.as_recorded = signer, hand, bool(as_recorded)
         self._one_signer = None
 
+    def set_lexicon(self, lexicon) -> None:
+        """Use another lexicon from now on (the service after a community sign is added or removed): the
+        signer book and the retrieval producer follow it; the fuzzy matcher keeps its index."""
+        self.lexicon = lexicon
+        self._one_signer = None
+        self._producers.pop("retrieval", None)
+
     # -- stages ------------------------------------------------------------------------------
     def fuzzy_matcher(self):
         """The retrieval model's matcher for words with no exact lexicon entry (None when untrained)."""

@@ -324,6 +324,9 @@ def make_plan(text: str, lexicon: Lexicon, translator=None, fuzzy: FuzzyMatcher 
                 note += " (clitics stripped)"
             if entry.is_form:
                 note += f", a written form of {entry.form_of!r}"
+            if entry.source == "community":
+                note = (note + "; " if note else "") + "community recording" + (
+                    f" (added by {entry.signer})" if entry.signer else "")
             add(span, "lexicon", entries=[entry], signs=[entry.form_of or entry.words], english=entry.english,
                 note=note.strip(), rule=rule)
             i = m.end

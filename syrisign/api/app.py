@@ -48,11 +48,14 @@ def create_app(config: ServiceConfig | None = None, pipeline=None) -> FastAPI:
 
     if config.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
-        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Content-Type"], expose_headers=[
+        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Content-Type", "Authorization"], expose_headers=[
                                "X-SyriSign-Cache", "X-SyriSign-Coverage", "X-SyriSign-Methods", "X-SyriSign-Errors",
                                "Content-Disposition"])
-    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes, upload_bytes=config.max_upload_bytes + 64 * 1024,
+                       upload_paths=("/v1/contributions", "/v1/lexicon/entries"))
+    from syrisign.api.contributions import add_routes
+    add_routes(app, service)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
@@ -139,6 +142,11 @@ def create_app(config: ServiceConfig | None = None, pipeline=None) -> FastAPI:
     async def index() -> FileResponse:
         return FileResponse(WEB_DIR / "index.html", media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
 
+    @app.get("/contribute", include_in_schema=False)
+    async def contribute_page() -> FileResponse:
+        return FileResponse(WEB_DIR / "contribute.html", media_type="text/html; charset=utf-8",
+                            headers=_CONTRIBUTE_HEADERS)
+
     @app.get("/static/{name}", include_in_schema=False)
     async def static(name: str) -> FileResponse:
         # a fixed allow-list: the request's name never becomes a path
@@ -149,13 +157,16 @@ def create_app(config: ServiceConfig | None = None, pipeline=None) -> FastAPI:
     return app
 
 
-_STATIC = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
+_STATIC = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8",
+           "contribute.js": "text/javascript; charset=utf-8"}
 _PAGE_HEADERS = {
     # everything from this server: the page works offline and can reach nothing else
     "Content-Security-Policy": "default-src 'self'; media-src 'self' blob:; img-src 'self' data: blob:; "
                                "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache",
 }
+# the contribute page records with the camera (getUserMedia), on this origin only
+_CONTRIBUTE_HEADERS = dict(_PAGE_HEADERS, **{"Permissions-Policy": "camera=(self), microphone=()"})
 
 
 def _version() -> str:

@@ -42,6 +42,11 @@ class ServiceConfig:
     cors_origins: tuple[str, ...] = ("*",)  # the sign.mt app calls from its own origin
     progress: bool = False  # progress bars while loading (first build of the default lexicon)
     warmup: bool = True  # sign one word with each method at start-up, so the first request is not the slow one
+    tokens_file: str = ""  # lines "name:token" that may add and remove community signs (else $SYRISIGN_TOKENS)
+    community: str = ""  # the community lexicon's folder (default $SYRISIGN_HOME/lexicons/community)
+    max_upload_bytes: int = 25 * 1024 * 1024  # a contributed video (413 past it)
+    max_upload_seconds: float = 20.0  # ... its length (413 past it)
+    max_upload_frames: int = 600  # ... its frames at 25 fps
 
     @classmethod
     def from_env(cls) -> ServiceConfig:
@@ -66,3 +71,37 @@ class ServiceConfig:
         return json.dumps(dataclasses.asdict(self))
 
 
+
+
+TOKENS_ENV = "SYRISIGN_TOKENS"
+
+
+def parse_tokens(text: str, where: str) -> dict[str, str]:
+    """``name:token`` lines (or comma-separated) to {token: name}; blank lines and # comments left out."""
+    out: dict[str, str] = {}
+    for n, raw in enumerate(text.replace(",", "\n").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, token = line.partition(":")
+        name, token = name.strip(), token.strip()
+        if not sep or not name or len(token) < 8:
+            raise SyriSignError(f"{where} line {n}: expected name:token with a token of at least 8 characters")
+        out[token] = name
+    return out
+
+
+def load_tokens(config: ServiceConfig) -> dict[str, str]:
+    """The write tokens: ``config.tokens_file``, else ``$SYRISIGN_TOKENS`` (a file, or the lines themselves)."""
+    if config.tokens_file:
+        p = Path(config.tokens_file).expanduser()
+        if not p.is_file():
+            raise SyriSignError(f"tokens file {p} not found")
+        return parse_tokens(p.read_text(encoding="utf-8"), str(p))
+    env = os.environ.get(TOKENS_ENV, "").strip()
+    if not env:
+        return {}
+    p = Path(env).expanduser()
+    if "\n" not in env and ":" not in env.split("/")[-1] and p.is_file():
+        return parse_tokens(p.read_text(encoding="utf-8"), str(p))
+    return parse_tokens(env, f"${TOKENS_ENV}")

@@ -42,9 +42,9 @@ def _public_entry(e: dict) -> dict:
 
 
 def _public_plan(plan: dict, lexicon_name: str) -> dict:
-    plan = dict(plan, lexicon=lexicon_name)
-    plan["items"] = [dict(it, entries=[_public_entry(e) for e in it.get("entries", [])])
-                     for it in plan.get("items", [])]
+    plan = dict(plan, lexicon=lexicon_name, notes=[public_message(n) for n in plan.get("notes", [])])
+    plan["items"] = [dict(it, entries=[_public_entry(e) for e in it.get("entries", [])],
+                          note=public_message(it.get("note", ""))) for it in plan.get("items", [])]
     return plan
 
 
@@ -73,6 +73,13 @@ class Service:
         self.tmp = Path(tempfile.mkdtemp(prefix="syrisign-api-"))
         self.started = time.time()
         self.load_seconds = 0.0
+        from syrisign.api.config import load_tokens
+        from syrisign.community import CommunityLexicon
+        self.tokens = load_tokens(config)  # token -> contributor name; empty: writes are off
+        self.community = CommunityLexicon(config.community or None)
+        self.base_lexicon = None  # the lexicon without the community's signs
+        self.contributions = None  # set by syrisign.api.contributions.add_routes
+        self.pause_in_add = None  # tests: called inside an add, before its commit
         self.jobs_done = 0
 
     # -- loading -------------------------------------------------------------------------------------
@@ -94,19 +101,18 @@ class Service:
                     pipe.producer(m)
                     self.methods[m] = {"available": True, "reason": ""}
                 except SyriSignError as e:
-                    self.methods[m] = {"available": False, "reason": str(e)}
+                    self.methods[m] = {"available": False, "reason": public_message(str(e))}
                     log.warning("method %s not available: %s", m, e)
             if not any(v["available"] for v in self.methods.values()):
                 raise SyriSignError("no method could be loaded: " + "; ".join(
                     f"{m}: {v['reason']}" for m, v in self.methods.items()))
-            self.signed_languages = [s for s in pipe.lexicon.signed_languages if s]
-            for code in self.signed_languages:
-                self.pipelines[code] = _preferring(pipe, code)
+            self.base_lexicon = _without_community(pipe.lexicon)
+            self.refresh_lexicon()
             if self.config.warmup:
                 self._warmup()
             self.state = "ready"
         except SyriSignError as e:
-            self.state, self.error = "failed", str(e)
+            self.state, self.error = "failed", public_message(str(e))
             log.error("the service could not load: %s", e)
         except Exception as e:  # noqa: BLE001 - a broken install must show in /readyz, not kill the loop
             self.state, self.error = "failed", f"{type(e).__name__}: {e}"
@@ -116,6 +122,44 @@ class Service:
             log.info("ready in %.1f s: lexicon %s (%d entries), methods %s", self.load_seconds,
                      self.pipeline.lexicon.name, len(self.pipeline.lexicon),
                      ", ".join(m for m, v in self.methods.items() if v["available"]))
+
+    def refresh_lexicon(self) -> None:
+        """The lexicon with the community's signs as they are now (after an add or a removal): the pipelines
+        switch to it and the cached answers are dropped."""
+        from syrisign.community import with_community
+
+        with self.produce_lock:
+            lex = with_community(self.base_lexicon, self.community)
+            self.pipeline.set_lexicon(lex)
+            self.signed_languages = [s for s in lex.signed_languages if s]
+            self.pipelines = {code: _preferring(self.pipeline, code) for code in self.signed_languages}
+            self.cache = LRUCache(self.config.cache_entries, int(self.config.cache_mb * 1024 * 1024))
+            self.translations.clear()
+            self.translation_bytes = 0
+
+    def recognizer(self):
+        """``recognize(seq) -> [(words, score)]`` with the retrieval model, or None when it is not trained."""
+        try:
+            from retrieval.producer import get_index
+            index = get_index(lexicon=self.pipeline.lexicon)
+        except (ImportError, SyriSignError):
+            return None
+
+        def recognize(seq):
+            return [(m.label_ar or m.label_en, m.score) for m in index.recognize(seq, k=5)]
+        return recognize
+
+    def render_sequence(self, seq, caption: str) -> bytes:
+        """A skeleton video of one recording as extracted (the contribute page shows it beside the camera's)."""
+        from render.video import write_video
+
+        path = self.tmp / f"{uuid.uuid4().hex}.mp4"
+        try:
+            write_video(seq.normalize(), path, size=min(self.config.size, 512),
+                        captions=[(0, len(seq), caption, "")])
+            return path.read_bytes()
+        finally:
+            path.unlink(missing_ok=True)
 
     def _warmup(self) -> None:
         """Plan, produce and draw a frame once per method: imports, caches and model graphs get built now."""
@@ -277,7 +321,7 @@ class Service:
                    "Server-Timing": f"wait;dur={1000 * (t0 - submitted):.1f}, translate;dur={1000 * (t1 - t0):.1f}, "
                                     f"encode;dur={1000 * (time.perf_counter() - t1):.1f}"}
         if result.errors:
-            headers["X-SyriSign-Errors"] = _header_json(result.errors)
+            headers["X-SyriSign-Errors"] = _header_json({m: public_message(e) for m, e in result.errors.items()})
         return body, {"headers": headers}
 
     def _check_length(self, result, fmt: str, landmarks: bool) -> None:
@@ -349,6 +393,9 @@ class Service:
                        "max_landmark_frames": c.max_landmark_frames, "jobs": c.jobs,
                        "max_waiting": c.max_waiting, "timeout": c.timeout, "fps": [5, 60]},
             "size": c.size, "examples": EXAMPLES,
+            "contributions": {"enabled": bool(self.tokens), "max_upload_bytes": c.max_upload_bytes,
+                              "max_upload_seconds": c.max_upload_seconds, "max_upload_frames": c.max_upload_frames,
+                              "community_signs": len(self.community.records()) if self.community.exists() else 0},
         }
 
     def stats(self) -> dict:
@@ -356,6 +403,23 @@ class Service:
                 "cache_bytes": self.cache.bytes, "cache_hits": self.cache.hits, "cache_misses": self.cache.misses,
                 "translations_kept": len(self.translations), "translation_bytes": self.translation_bytes,
                 "uptime_s": round(time.time() - self.started, 1), "load_s": round(self.load_seconds, 2)}
+
+
+def _without_community(lexicon):
+    from syrisign.lexicon import Lexicon
+
+    if not any(e.source == "community" for e in lexicon.entries):
+        return lexicon
+    return Lexicon(lexicon.root, [e for e in lexicon.entries if e.source != "community"], prefer=lexicon.prefer,
+                   missing_files=lexicon.missing_files)
+
+
+_PATH = __import__("re").compile(r"(?<![\w.])/(?:[^\s;,'\"()<>]+/)+([^\s;,'\"()<>]+)")
+
+
+def public_message(msg: str) -> str:
+    """A message with every absolute server path reduced to its file name (answers never show paths)."""
+    return _PATH.sub(lambda m: m.group(1), msg or "")
 
 
 def _preferring(pipe, code: str):

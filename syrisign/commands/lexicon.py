@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--lexicon", help="lexicon folder or index.csv, 'default' or 'jos' (default: default)")
     ls.add_argument("--search", help="only entries whose Arabic (normalized) or English contains TEXT")
     ls.add_argument("--kind", choices=["word", "letter", "number"], help="only this kind of entry")
+    ls.add_argument("--community", nargs="?", const="", default=None, metavar="DIR",
+                    help="the community signs (of DIR, default $SYRISIGN_HOME/lexicons/community), who added them")
+    ls.add_argument("--removed", action="store_true", help="with --community: removed signs too")
     ls.set_defaults(func=_list)
 
     g = lsub.add_parser("gaps", help="the words of a text or corpus with no recorded sign, ranked: what to record next",
@@ -49,12 +52,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("source", metavar="VIDEO_OR_POSE")
     a.add_argument("--word", required=True, help="the Arabic word or phrase the sign means")
     a.add_argument("--english", default="", help="English gloss")
-    a.add_argument("--lexicon", help="lexicon folder (default: $SYRISIGN_HOME/lexicons/default)")
+    a.add_argument("--lexicon", help="a lexicon folder to add to as it is (default: the community lexicon, with "
+                                     "the quality checks, the source video kept)")
+    a.add_argument("--community", metavar="DIR", help="the community lexicon's folder (default "
+                                                      "$SYRISIGN_HOME/lexicons/community)")
+    a.add_argument("--by", default="", help="who adds it (community; default the user name)")
+    a.add_argument("--force", action="store_true", help="community: add even when a quality check fails")
     a.add_argument("--signed-language", default="", help="ISO 639-3 code of the sign language, e.g. jos, sdl")
     a.add_argument("--priority", type=int, default=0, help="lower is preferred (default 0: before KArSL's 1, 2)")
     a.add_argument("--signer", default="")
     a.add_argument("--no-trim", action="store_true", help="keep idle frames at both ends")
     a.set_defaults(func=_add)
+
+    r = lsub.add_parser("remove", help="remove a community sign (kept in trash/ until --purge; --restore undoes)")
+    r.add_argument("id", nargs="?", help="the sign's id (lexicon list --community shows it)")
+    r.add_argument("--restore", action="store_true", help="undo the removal of ID")
+    r.add_argument("--purge", action="store_true", help="delete for good the files of every removed sign")
+    r.add_argument("--community", metavar="DIR")
+    r.add_argument("--by", default="")
+    r.set_defaults(func=_remove)
+
+    x = lsub.add_parser("export", help="the community lexicon as a zip another SyriSign or spoken-to-signed loads")
+    x.add_argument("out", help="the zip to write")
+    x.add_argument("--community", metavar="DIR")
+    x.set_defaults(func=_export)
 
 
 def _build(args) -> int:
@@ -75,8 +96,23 @@ def _build(args) -> int:
     return 0
 
 
+def _community(args):
+    from syrisign.community import CommunityLexicon
+    return CommunityLexicon(getattr(args, "community", None) or None)
+
+
 def _list(args) -> int:
     from syrisign.lexicon import load_lexicon
+
+    if args.community is not None:
+        com = _community(args)
+        recs = com.records(include_removed=args.removed)
+        for r in recs:
+            state = f"removed {r['removed_at']} by {r['removed_by'] or '-'}" if r["removed_at"] else "in use"
+            print(f"{r['id']}\t{r['words']}\t{r['english'] or '-'}\tadded {r['added_at']} by "
+                  f"{r['added_by'] or '-'}\t{state}")
+        print(f"{len(recs)} community sign(s) in {com.root}")
+        return 0
 
     lex = load_lexicon(args.lexicon)
     entries = lex.search(args.search) if args.search else lex.entries
@@ -85,6 +121,61 @@ def _list(args) -> int:
     for e in entries:
         print(f"{e.id}\t{e.kind}\t{e.words}\t{e.english or '-'}\t{e.signed_language or '-'}\tpriority {e.priority}")
     print(f"{len(entries)} of {len(lex)} entries in {lex.root}")
+    return 0
+
+
+def _add_community(args, src: Path) -> int:
+    """``lexicon add`` into the community lexicon: decoded like an upload, checked, the source video kept."""
+    import getpass
+
+    from syrisign.contrib import UploadError, prepare_upload, quality_checks, sniff_video
+    from syrisign.lexicon import LexiconError, load_lexicon
+    from syrisign.pose import PoseSequence
+
+    lex = load_lexicon(None, progress=True)
+    video, ext = None, ".mp4"
+    if src.suffix.lower() in (".pose", ".npz"):
+        report = quality_checks(PoseSequence.load(src), args.word, lex)
+    else:
+        if src.is_dir():
+            raise LexiconError(f"{src}: the community lexicon takes a video file (mp4, webm, gif, mov, avi)")
+        video = src.read_bytes()
+        try:
+            report, ext = prepare_upload(video, args.word, lex, max_seconds=60.0, max_frames=1500)
+        except UploadError as e:
+            raise LexiconError(f"{src.name}: {e}") from None
+        ext = sniff_video(video[:16]) or ext
+    for c in report.checks:
+        print(f"  {'ok ' if c.ok else 'NO '} {c.name}: {c.message}")
+    if not report.ok and not args.force:
+        raise LexiconError(f"{src.name} was not added: " + "; ".join(c.message for c in report.failed)
+                           + " (--force adds it anyway)")
+    com = _community(args)
+    rec = com.add(args.word, report.signing, english=args.english, added_by=args.by or getpass.getuser(),
+                  video=video, video_ext=ext, signed_language=args.signed_language)
+    print(f"added {rec['words']!r} as community sign {rec['id']} ({len(report.signing)} frames) to {com.root}")
+    return 0
+
+
+def _remove(args) -> int:
+    from syrisign.lexicon import LexiconError
+
+    com = _community(args)
+    if args.purge:
+        print(f"purged {com.purge()} removed sign(s) from {com.root}")
+        return 0
+    if not args.id:
+        raise LexiconError("give the id of the sign (syrisign lexicon list --community), or --purge")
+    rec = com.restore(args.id) if args.restore else com.remove(args.id, by=args.by)
+    print(f"{'restored' if args.restore else 'removed'} {rec['words']!r} ({rec['id']})"
+          + ("" if args.restore else "; `syrisign lexicon remove --restore ID` undoes it"))
+    return 0
+
+
+def _export(args) -> int:
+    com = _community(args)
+    out = com.export(args.out)
+    print(f"wrote {len(com.records())} community sign(s) to {out}")
     return 0
 
 
@@ -115,6 +206,8 @@ def _add(args) -> int:
     src = Path(args.source).expanduser()
     if not src.exists():
         raise LexiconError(f"no such file: {src}")
+    if not args.lexicon:
+        return _add_community(args, src)
     if src.suffix.lower() in (".pose", ".npz"):
         seq = PoseSequence.load(src)
     elif src.suffix.lower() in VIDEO_SUFFIXES or src.is_dir():

@@ -32,6 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-mb", type=float, default=256.0, help="response cache size per process (default 256)")
     p.add_argument("--cors", default="*", help="origins allowed to call the API from a browser, comma-separated "
                                                "('' for none; default *)")
+    p.add_argument("--tokens", metavar="FILE",
+                   help="contributors who may add and remove community signs: lines name:token (default "
+                        "$SYRISIGN_TOKENS; with neither, writes are off and answer 403)")
+    p.add_argument("--community", metavar="DIR",
+                   help="the community lexicon's folder (default $SYRISIGN_HOME/lexicons/community)")
+    p.add_argument("--max-upload-mb", type=float, default=25.0, help="largest contributed video (default 25 MB)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=run)
 
@@ -56,9 +62,16 @@ def run(args) -> int:
         lexicon=args.lexicon, translator=args.translator, fuzzy=not args.no_fuzzy, methods=methods,
         max_chars=args.max_chars, jobs=args.jobs, max_waiting=max(0, args.queue), timeout=args.timeout,
         size=args.size, max_seconds=args.max_seconds, cache_mb=args.cache_mb, cors_origins=tuple(o for o in args.cors.split(",") if o),
-        progress=True)
+        progress=True, max_upload_bytes=int(args.max_upload_mb * 1024 * 1024))
+    from pathlib import Path
+    if args.tokens:
+        from syrisign.api.config import load_tokens
+        config.tokens_file = str(Path(args.tokens).expanduser().resolve())
+        n = len(load_tokens(config))  # a malformed file fails here, with its line
+        print(f"syrisign: {n} contributor token(s) from {args.tokens}: community signs can be added", flush=True)
+    if args.community:
+        config.community = str(Path(args.community).expanduser().resolve())
     if args.lexicon:  # worker processes may start elsewhere: give them an absolute path
-        from pathlib import Path
         p = Path(args.lexicon).expanduser()
         if p.exists():
             config.lexicon = str(p.resolve())
