@@ -23,7 +23,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from fastapi import FastAPI, File, Form, Header, Query, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Header, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from syrisign.api.errors import ApiError, ErrorBody
@@ -175,6 +175,8 @@ def _auth_responses() -> dict:
             403: {"model": ErrorBody, "description": "wrong token, or writes are off"},
             413: {"model": ErrorBody, "description": "video too large or too long"},
             415: {"model": ErrorBody, "description": "not a video"},
+            404: {"model": ErrorBody, "description": "no such upload or sign"},
+            409: {"model": ErrorBody, "description": "the upload is still being checked"},
             422: {"model": ErrorBody, "description": "no word, or the checks failed (with the checks)"}}
 
 
@@ -183,8 +185,12 @@ def add_routes(app: FastAPI, service) -> None:
     service.contributions = contributions
     auth = _auth_responses()
 
-    async def _checked(word, english, file, authorization) -> Contribution:
-        who = contributions.who(authorization)
+    def writer(authorization: str | None = Header(None)) -> str:
+        """The token's name; a dependency, so that a request without a valid token is refused (401/403) before
+        its form is validated: an anonymous caller learns nothing about the upload format."""
+        return contributions.who(authorization)
+
+    async def _checked(word, english, file, who) -> Contribution:
         service.require_ready()
         data = await contributions.read_upload(word, file)
         return contributions.start(word, english, data, who)
@@ -194,21 +200,22 @@ def add_routes(app: FastAPI, service) -> None:
     async def contribute(word: str = Form(..., description="the Arabic word or phrase the sign means"),
                          english: str = Form("", description="optional English gloss"),
                          file: UploadFile = File(..., description="the video (mp4, webm, gif, mov, avi)"),
-                         authorization: str | None = Header(None)) -> dict:
-        c = await _checked(word, english, file, authorization)
+                         who: str = Depends(writer)) -> dict:
+        c = await _checked(word, english, file, who)
         service.runner.submit(contributions.run, c)
         return {"id": c.id, "status": c.status}
 
-    @app.get("/v1/contributions/{cid}", tags=["lexicon"], responses={404: {"model": ErrorBody, "description": "no such upload"}},
+    @app.get("/v1/contributions/{cid}", tags=["lexicon"],
+             responses={**auth, 404: {"model": ErrorBody, "description": "no such upload"}},
              summary="An upload's stage, progress and checks")
-    async def contribution(cid: str, authorization: str | None = Header(None)) -> dict:
-        contributions.who(authorization)
+    async def contribution(cid: str, who: str = Depends(writer)) -> dict:
         return contributions.get(cid).to_dict()
 
     @app.get("/v1/contributions/{cid}/preview", tags=["lexicon"], response_class=Response,
+             responses={**auth, 404: {"model": ErrorBody, "description": "no such upload"},
+                        409: {"model": ErrorBody, "description": "still being checked"}},
              summary="The skeleton video of a checked upload (what would be added)")
-    async def preview(cid: str, authorization: str | None = Header(None)) -> Response:
-        contributions.who(authorization)
+    async def preview(cid: str, who: str = Depends(writer)) -> Response:
         c = contributions.get(cid)
         if c.report is None:
             raise ApiError(409, "not_ready", f"the upload is still {c.status}")
@@ -218,8 +225,7 @@ def add_routes(app: FastAPI, service) -> None:
 
     @app.post("/v1/contributions/{cid}/confirm", tags=["lexicon"], status_code=201, responses=auth,
               summary="Add a checked upload to the community lexicon")
-    async def confirm(cid: str, authorization: str | None = Header(None)) -> dict:
-        contributions.who(authorization)
+    async def confirm(cid: str, who: str = Depends(writer)) -> dict:
         c = contributions.get(cid)
         rec = await asyncio.get_running_loop().run_in_executor(None, contributions.commit, c)
         return {"entry": rec, **c.report.to_dict()}
@@ -227,8 +233,8 @@ def add_routes(app: FastAPI, service) -> None:
     @app.post("/v1/lexicon/entries", tags=["lexicon"], status_code=201, responses=auth,
               summary="Add a sign in one request: upload, checks, add")
     async def add_entry(word: str = Form(...), english: str = Form(""), file: UploadFile = File(...),
-                        authorization: str | None = Header(None)) -> dict:
-        c = await _checked(word, english, file, authorization)
+                        who: str = Depends(writer)) -> dict:
+        c = await _checked(word, english, file, who)
         await service.runner.submit(contributions.run, c)
         rec = await asyncio.get_running_loop().run_in_executor(None, contributions.commit, c)
         return {"entry": rec, **c.report.to_dict()}
@@ -240,8 +246,7 @@ def add_routes(app: FastAPI, service) -> None:
 
     @app.delete("/v1/lexicon/entries/{sign_id}", tags=["lexicon"], responses=auth,
                 summary="Remove a community sign (undone by the admin: syrisign lexicon remove --restore)")
-    async def delete_entry(sign_id: str, authorization: str | None = Header(None)) -> dict:
-        who = contributions.who(authorization)
+    async def delete_entry(sign_id: str, who: str = Depends(writer)) -> dict:
         from syrisign.community import CommunityError
         try:
             rec = await asyncio.get_running_loop().run_in_executor(None, service.community.remove, sign_id, who)
