@@ -154,6 +154,7 @@ class CommunityLexicon:
         sid = uuid.uuid4().hex
         rel = f"{SIGNS}/{sid}.pose"
         with self.locked():
+            self._tidy()
             pose.save(self.root / rel)  # files first: unlisted until the index names them
             if video is not None:
                 atomic_write_bytes(self.root / SIGNS / f"{sid}{video_ext}", video)
@@ -215,6 +216,22 @@ class CommunityLexicon:
                 for f in self._files(k.split("/")[-1], TRASH) + self._files(k.split("/")[-1], SIGNS):
                     f.unlink(missing_ok=True)
         return len(gone)
+
+    def _tidy(self) -> None:
+        """Under the lock: delete what an add that crashed before its commit left behind (files in ``signs/``
+        and ``meta.csv`` rows that ``index.csv`` does not name)."""
+        index, meta = self._rows()
+        listed = {self._id_of(r) for r in index}
+        d = self.root / SIGNS
+        for f in (d.iterdir() if d.is_dir() else []):
+            if f.is_file() and ID_RE.match(f.name.split(".")[0]) and f.name.split(".")[0] not in listed:
+                f.unlink(missing_ok=True)
+        for f in [*self.root.glob(".*.tmp"), *d.glob(".*.tmp")]:  # an atomic write cut short
+            f.unlink(missing_ok=True)
+        stale = [k for k in meta if k.split("/")[-1] not in listed]
+        if stale:
+            atomic_write_bytes(self.root / META, _csv_bytes(META_COLUMNS + COMMUNITY_COLUMNS,
+                                                            [m for k, m in meta.items() if k not in stale]))
 
     def _files(self, sign_id: str, folder: str) -> list[Path]:
         d = self.root / folder

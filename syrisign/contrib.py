@@ -174,6 +174,21 @@ def _pose_distance_closest(seq: PoseSequence, lexicon, word: str, k: int = 3) ->
     return out[:k]
 
 
+def signing_part(seq: PoseSequence) -> PoseSequence:
+    """The signing frames of a recording: idle frames (hands down and still) trimmed at both ends, then the
+    frames at either end where neither hand is found (hands lowered out of the picture before or after)."""
+    from syrisign.pose import LEFT_HAND, RIGHT_HAND
+
+    signing = seq.trim_idle() if len(seq) > 4 else seq
+    sk = signing.skeleton
+    if len(signing) and sk.has(LEFT_HAND) and sk.has(RIGHT_HAND):
+        v = signing.valid()
+        found = np.flatnonzero(v[:, sk.slices[LEFT_HAND]].any(1) | v[:, sk.slices[RIGHT_HAND]].any(1))
+        if len(found) and (found[0] > 0 or found[-1] < len(signing) - 1):
+            signing = signing[int(found[0]):int(found[-1]) + 1]
+    return signing
+
+
 def quality_checks(seq: PoseSequence, word: str = "", lexicon=None, recognize=None) -> CheckReport:
     """The checks of a recording (see the module doc). ``recognize(seq) -> [(words, score)]`` (the retrieval
     model) lists the closest signs; without it they come from pose distance to the lexicon's word signs."""
@@ -185,7 +200,7 @@ def quality_checks(seq: PoseSequence, word: str = "", lexicon=None, recognize=No
                         "a person is in frame" if pose_share >= MIN_PERSON_SHARE else
                         f"no person found in {100 * (1 - pose_share):.0f} % of the frames: stand in front of the "
                         "camera, face and hands in the picture, in good light", round(pose_share, 3)))
-    signing = seq.trim_idle() if len(seq) > 4 else seq
+    signing = signing_part(seq)
     seconds = len(signing) / signing.fps if len(signing) else 0.0
     ok_t = MIN_SIGNING_S <= seconds <= MAX_SIGNING_S
     checks.append(Check("duration", ok_t, f"the signing lasts {seconds:.1f} s" if ok_t else

@@ -34,6 +34,13 @@ def jos_pose_files() -> list[Path]:
     return files
 
 
+@pytest.fixture(scope="session")
+def package_index() -> Path:
+    """The spoken-to-signed package's own lexicon (its Jordanian fingerspelling)."""
+    from syrisign.data.sources import spoken_to_signed_lexicon
+    return spoken_to_signed_lexicon()
+
+
 def pytest_configure(config):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -18,12 +18,6 @@ from syrisign.pose import PoseSequence
 from syrisign.settings import get_settings
 
 
-@pytest.fixture(scope="module")
-def package_index() -> Path:
-    from syrisign.data.sources import spoken_to_signed_lexicon
-    return spoken_to_signed_lexicon()
-
-
 def _karsl_clip(sign_id: str) -> Path:
     folder = get_settings().data / "karsl" / "letters_digits_mp4"
     found = sorted(folder.rglob(f"*_{sign_id}_*.mp4"))

@@ -149,8 +149,8 @@ class Contributions:
         rec = self.service.community.add(c.word, c.report.signing, english=c.english, added_by=c.added_by,
                                          video=c.video, video_ext=c.ext, _pause=self.service.pause_in_add)
         self.service.refresh_lexicon()
-        c.status, c.entry, c.video = "added", rec, b""
-        return rec
+        c.status, c.entry, c.video = "added", _public(rec), b""
+        return c.entry
 
     def _expire(self) -> None:
         now = time.time()

@@ -129,10 +129,15 @@ def _add_community(args, src: Path) -> int:
     import getpass
 
     from syrisign.contrib import UploadError, prepare_upload, quality_checks, sniff_video
-    from syrisign.lexicon import LexiconError, load_lexicon
+    from syrisign.community import with_community
+    from syrisign.lexicon import INDEX, Lexicon, LexiconError, default_lexicon_dir
     from syrisign.pose import PoseSequence
 
-    lex = load_lexicon(None, progress=True)
+    # compared with the signs already here: the default lexicon if it is built (not built for this) and the
+    # community's own
+    default = default_lexicon_dir()
+    lex = with_community(Lexicon.load(default) if (default / INDEX).is_file() else Lexicon(default, []),
+                         _community(args))
     video, ext = None, ".mp4"
     if src.suffix.lower() in (".pose", ".npz"):
         report = quality_checks(PoseSequence.load(src), args.word, lex)

@@ -122,6 +122,15 @@ function fillPlan(panel, data, method) {
     const note = document.createElement("td");
     note.className = "note";
     note.textContent = [it.english, it.note].filter(Boolean).join(" · ");
+    if (["fingerspell", "substituted", "skipped", "fuzzy"].includes(it.kind) && info && info.contributions
+        && info.contributions.enabled && it.text.trim()) {
+      // a word without its own recording: whoever signs it can add it
+      const a = document.createElement("a");
+      a.className = "record";
+      a.href = `/contribute?word=${encodeURIComponent(it.text)}`;
+      a.textContent = "سجّل إشارتها";
+      note.appendChild(a);
+    }
     tr.append(word, how, signs, note);
     tbody.appendChild(tr);
     rows.set(it.index, tr);
@@ -233,8 +242,14 @@ async function submit(event) {
   setStatus(n === methods.length ? "تمّت الترجمة." : "تعذّرت الترجمة.", n === 0);
 }
 
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
   $("#form").addEventListener("submit", submit);
   $("#text").addEventListener("input", updateCount);
-  loadInfo();
+  await loadInfo();
+  const text = new URLSearchParams(location.search).get("text");  // /?text=... (the contribute page links here)
+  if (text && info && info.status === "ready") {
+    $("#text").value = text;
+    updateCount();
+    $("#form").requestSubmit();
+  }
 });
