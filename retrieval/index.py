@@ -23,7 +23,7 @@ import numpy as np
 
 from syrisign.errors import SyriSignError
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5  # 5: the text tower's numpy copy (retrieval.textspace) and the frozen label vectors
 TARGET_PRECISION = 0.9
 
 
@@ -87,7 +87,100 @@ def is_fuzzy_target(entry) -> bool:
     return entry.kind == "word"
 
 
-class LexiconIndex:
+class _Scored:
+    """What search and fuzzy matching need from an index: ``entries``, ``calibration`` and
+    ``text_scores(text, space)``."""
+
+    entries: list
+    calibration: dict
+
+    def fuzzy(self, surface: str) -> tuple[object, float] | None:
+        """``(entry, score)`` of the nearest word sign if its score reaches the calibrated threshold."""
+        th = self.calibration.get("threshold")
+        if th is None or not np.isfinite(th):
+            return None
+        best = self.fuzzy_best(surface)
+        if best is None or best[1] < th:
+            return None
+        return best
+
+    def fuzzy_best(self, surface: str) -> tuple[object, float] | None:
+        space = self.calibration.get("space", "text")
+        s = self.text_scores(surface, space)
+        words = [i for i, e in enumerate(self.entries) if is_fuzzy_target(e)]
+        if not words:
+            return None
+        # the best entry of the best sign: lowest priority number among that sign's recordings
+        i = max(words, key=lambda j: s[j])
+        group = [j for j in words if _group_key(self.entries[j]) == _group_key(self.entries[i])]
+        j = min(group, key=lambda j: (self.entries[j].priority, -s[j]))
+        return self.entries[j], float(s[i])
+
+
+def _scores_by_language(entries, target: np.ndarray, query) -> np.ndarray:
+    """``(N,)``: each entry's row of ``target`` against the query embedded with the entry's sign language."""
+    langs = sorted({e.signed_language for e in entries})
+    q = {lang: query(lang) for lang in langs}
+    return np.array([float(q[e.signed_language] @ target[i]) for i, e in enumerate(entries)])
+
+
+class TextIndex(_Scored):
+    """The text side of a cached :class:`LexiconIndex` without torch: the label embeddings, the label vectors
+    of the frozen encoder and the tower's projection as numpy arrays (:class:`retrieval.textspace.TextSpace`).
+    What a new ``syrisign translate`` process uses for fuzzy matching; the same scores as the model's
+    (tests/test_retrieval.py compares them)."""
+
+    def __init__(self, lexicon, text_emb: np.ndarray, frozen_emb: np.ndarray, space, calibration: dict):
+        self.lexicon, self.entries = lexicon, list(lexicon.entries)
+        self.text_emb, self.frozen_emb, self.space = text_emb, frozen_emb, space
+        self.calibration = calibration or {}
+        self._query_cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def query(self, text: str, sign_lang: str) -> np.ndarray:
+        k = (text, sign_lang)
+        if k not in self._query_cache:
+            self._query_cache[k] = self.space.encode([text], [sign_lang])[0]
+        return self._query_cache[k]
+
+    def text_scores(self, text: str, space: str = "text") -> np.ndarray:
+        if space == "frozen":
+            return self.frozen_emb @ self.space.frozen([text])[0]
+        if space != "text":
+            raise RetrievalIndexError(f"the numpy text side scores labels ('text', 'frozen'), not {space!r}")
+        return _scores_by_language(self.entries, self.text_emb, lambda lang: self.query(text, lang))
+
+    @classmethod
+    def from_cache(cls, checkpoint=None, lexicon=None) -> TextIndex | None:
+        """The cached index's text side, or None when there is none yet (:meth:`LexiconIndex.load_or_build`
+        writes it) or the model's tower needs torch (a BERT tower)."""
+        from retrieval.textspace import TextSpace
+        from syrisign.lexicon import Lexicon, load_lexicon
+
+        ck = Path(checkpoint) if checkpoint else default_checkpoint()
+        if not ck.is_file():
+            return None
+        lex = lexicon if isinstance(lexicon, Lexicon) else load_lexicon(lexicon, progress=False)
+        cache = _cache_path(ck, lex)
+        if not cache.is_file():
+            return None
+        try:
+            with np.load(cache, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                if meta.get("ids") != [e.id for e in lex.entries] or not meta.get("textspace"):
+                    return None
+                space = TextSpace.from_arrays(meta["textspace"], z)
+                return cls(lex, z["text"], z["frozen"], space, meta.get("calibration"))
+        except Exception:  # noqa: BLE001 - a damaged cache: the full index rebuilds it
+            return None
+
+
+def _cache_path(ck: Path, lexicon) -> Path:
+    from syrisign.settings import get_settings
+    key = hashlib.sha1(f"{INDEX_VERSION}|{_file_sig(ck)}|{_lexicon_sig(lexicon)}".encode()).hexdigest()[:20]
+    return get_settings().cache / "retrieval" / f"index-{key}.npz"
+
+
+class LexiconIndex(_Scored):
     """Embeddings of a lexicon's entries under one model."""
 
     def __init__(self, loaded, lexicon, pose_emb: np.ndarray, text_emb: np.ndarray, ok: np.ndarray,
@@ -134,15 +227,14 @@ class LexiconIndex:
                       ) -> LexiconIndex:
         """The cached index of ``lexicon`` (default lexicon if None) under ``checkpoint`` (default product model)."""
         from retrieval.model import load_model
+        from retrieval.textspace import TextSpace
         from syrisign.lexicon import Lexicon, load_lexicon
         from syrisign.pose import atomic_write_bytes
-        from syrisign.settings import get_settings
 
         ck = Path(checkpoint) if checkpoint else default_checkpoint()
         loaded = load_model(ck, device)
         lex = lexicon if isinstance(lexicon, Lexicon) else load_lexicon(lexicon, progress=progress)
-        key = hashlib.sha1(f"{INDEX_VERSION}|{_file_sig(ck)}|{_lexicon_sig(lex)}".encode()).hexdigest()[:20]
-        cache = get_settings().cache / "retrieval" / f"index-{key}.npz"
+        cache = _cache_path(ck, lex)
         if cache.is_file():
             try:
                 with np.load(cache, allow_pickle=False) as z:
@@ -155,7 +247,13 @@ class LexiconIndex:
         buf = io.BytesIO()
         meta = {"ids": [e.id for e in lex.entries], "calibration": idx.calibration, "checkpoint": str(ck),
                 "lexicon": str(lex.root)}
-        np.savez(buf, pose=idx.pose_emb, text=idx.text_emb, ok=idx.ok, meta=np.array(json.dumps(meta, ensure_ascii=False)))
+        arrays = {}
+        space = TextSpace.from_model(loaded.model)
+        if space is not None:  # the text side without torch, for TextIndex
+            meta["textspace"] = space.header()
+            arrays = {**space.to_arrays(), "frozen": idx.frozen_emb}
+        np.savez(buf, pose=idx.pose_emb, text=idx.text_emb, ok=idx.ok,
+                 meta=np.array(json.dumps(meta, ensure_ascii=False)), **arrays)
         try:
             atomic_write_bytes(cache, buf.getvalue())
         except OSError:
@@ -193,14 +291,12 @@ class LexiconIndex:
         projection), ``both`` the mean of pose and text."""
         if space == "frozen":
             return self.frozen_emb @ self.frozen_vectors([text])[0]
-        langs = sorted({e.signed_language for e in self.entries})
-        q = {lang: self.query(text, lang) for lang in langs}
         target = self.text_emb if space == "text" else self.pose_emb
-        s = np.array([float(q[e.signed_language] @ target[i]) for i, e in enumerate(self.entries)])
+        s = _scores_by_language(self.entries, target, lambda lang: self.query(text, lang))
         if space == "pose":
             s = np.where(self.ok, s, -1.0)
         elif space == "both":
-            p = np.array([float(q[e.signed_language] @ self.pose_emb[i]) for i, e in enumerate(self.entries)])
+            p = _scores_by_language(self.entries, self.pose_emb, lambda lang: self.query(text, lang))
             s = np.where(self.ok, 0.5 * (s + p), s)
         return s
 
@@ -256,28 +352,6 @@ class LexiconIndex:
         if space == "pose":
             s = np.where(self.ok, s, -1.0)
         return self._grouped(s, k)
-
-    def fuzzy(self, surface: str) -> tuple[object, float] | None:
-        """``(entry, score)`` of the nearest word sign if its score reaches the calibrated threshold."""
-        th = self.calibration.get("threshold")
-        if th is None or not np.isfinite(th):
-            return None
-        best = self.fuzzy_best(surface)
-        if best is None or best[1] < th:
-            return None
-        return best
-
-    def fuzzy_best(self, surface: str) -> tuple[object, float] | None:
-        space = self.calibration.get("space", "text")
-        s = self.text_scores(surface, space)
-        words = [i for i, e in enumerate(self.entries) if is_fuzzy_target(e)]
-        if not words:
-            return None
-        # the best entry of the best sign: lowest priority number among that sign's recordings
-        i = max(words, key=lambda j: s[j])
-        group = [j for j in words if _group_key(self.entries[j]) == _group_key(self.entries[i])]
-        j = min(group, key=lambda j: (self.entries[j].priority, -s[j]))
-        return self.entries[j], float(s[i])
 
 
 def embed_texts(loaded, triples: list[tuple[str, str, str]], translate: bool = False) -> np.ndarray:

@@ -38,6 +38,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+# the frozen encoders need no torch: they live in retrieval.textspace (the translate path reads them there)
+from retrieval.textspace import _CLITICS, char_ngrams, frozen_dim, frozen_encode  # noqa: F401
 from syrisign.ml.features import FeatureConfig
 
 KIND = "retrieval"
@@ -321,45 +323,6 @@ class PoseEncoder(nn.Module):
 
 
 # -- text towers -------------------------------------------------------------------------------
-_CLITICS = ("وال", "بال", "لل", "ال", "و")
-
-
-def char_ngrams(texts: list[str], dim: int = 512) -> np.ndarray:
-    """``(N, dim)`` unit vectors of hashed character 2- and 3-grams of each word's match key, with the
-    article and و stripped: an orthographic "encoder" (رئة, رئتين and الرئتين share most n-grams) that
-    complements a sentence encoder's meaning (صدر and قفص صدري)."""
-    import zlib
-
-    from syrisign.text import match_key
-    out = np.zeros((len(texts), dim), dtype=np.float32)
-    for i, t in enumerate(texts):
-        for w in match_key(t).split():
-            for c in _CLITICS:
-                if w.startswith(c) and len(w) - len(c) >= 2:
-                    w = w[len(c):]
-                    break
-            w = f"<{w}>"
-            for n in (2, 3):
-                for k in range(len(w) - n + 1):
-                    h = zlib.crc32(w[k:k + n].encode("utf-8"))
-                    out[i, h % dim] += 1.0 if (h >> 16) & 1 else -1.0
-    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-8)
-
-
-def frozen_dim(name: str) -> int:
-    if name == "chars":
-        return 512
-    from syrisign.ml.text import encoder_dim
-    return encoder_dim(name)
-
-
-def frozen_encode(name: str, texts: list[str]) -> np.ndarray:
-    if name == "chars":
-        return char_ngrams(texts)
-    from syrisign.ml.text import get_text_encoder
-    return get_text_encoder(name).encode(texts)
-
-
 class FrozenTextTower(nn.Module):
     """Frozen multilingual sentence encoder(s) + learnable projection + sign-language tag embedding."""
 

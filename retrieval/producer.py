@@ -73,6 +73,27 @@ def get_index(checkpoint=None, lexicon=None, progress: bool = False):
         return _INDEXES[key]
 
 
+def text_index(checkpoint=None, lexicon=None):
+    """The index fuzzy matching reads: its numpy text side (:class:`~retrieval.index.TextIndex`, no torch)
+    when the cached index has one and the calibrated space is a text space; else the full index (which loads
+    the model, builds the cache and writes the text side for the next process)."""
+    from retrieval.index import TextIndex, default_checkpoint
+    ck = Path(checkpoint) if checkpoint else default_checkpoint()
+    if not ck.is_file():
+        raise SyriSignError(f"no retrieval model at {ck}; train it with `syrisign train retrieval` "
+                            "(the Arabic product model, about 15 minutes on 2 CPU cores)")
+    key = ("text", str(ck.resolve()), ck.stat().st_mtime_ns, id(lexicon) if lexicon is not None and not
+           isinstance(lexicon, (str, os.PathLike)) else str(lexicon))
+    with _INDEX_LOCK:
+        if key in _INDEXES:
+            return _INDEXES[key]
+    light = TextIndex.from_cache(ck, lexicon)
+    if light is None or light.calibration.get("space", "text") not in ("text", "frozen"):
+        return get_index(checkpoint, lexicon)
+    with _INDEX_LOCK:
+        return _INDEXES.setdefault(key, light)
+
+
 def make_fuzzy_matcher(checkpoint: str | os.PathLike | None = None, threshold: float | None = None,
                        lexicon=None):
     """``match(surface_token, match_key) -> (LexiconEntry, score) | None`` with the trained retrieval model.
@@ -80,7 +101,7 @@ def make_fuzzy_matcher(checkpoint: str | os.PathLike | None = None, threshold: f
     ``threshold`` overrides the calibrated one (cosine similarity in the shared space). Raises
     :class:`SyriSignError` when no model is trained (the pipeline then fingerspells instead).
     """
-    index = get_index(checkpoint, lexicon)
+    index = text_index(checkpoint, lexicon)
     th = index.calibration.get("threshold") if threshold is None else float(threshold)
     lock = threading.Lock()
 

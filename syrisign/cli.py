@@ -20,6 +20,14 @@ COMMAND_MODULES = [
     "syrisign.commands.evaluate",
     "syrisign.commands.serve",
 ]
+# the command names each module registers: `syrisign translate ...` imports only the translate module
+# (the others' parsers import datasets, sources and trainers: about a second of a new process)
+COMMAND_NAMES = {
+    "data": "syrisign.commands.data", "lexicon": "syrisign.commands.lexicon",
+    "translate": "syrisign.commands.translate", "search": "syrisign.commands.retrieval",
+    "recognize": "syrisign.commands.retrieval", "train": "syrisign.commands.train",
+    "evaluate": "syrisign.commands.evaluate", "serve": "syrisign.commands.serve",
+}
 
 
 _ARGV: list[str] = []
@@ -37,7 +45,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         prog="syrisign", description="Arabic text to sign language skeleton video (retrieval and generation).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    first = _ARGV[0] if _ARGV else ""
+    modules = [COMMAND_NAMES[first]] if first in COMMAND_NAMES else COMMAND_MODULES
+    for name in modules:
         importlib.import_module(name).register(sub)
     return parser
 
@@ -74,4 +84,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m syrisign.cli` runs this file as __main__: the commands must see the same module (parsing_argv)
+    sys.exit(importlib.import_module("syrisign.cli").main())

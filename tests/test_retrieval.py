@@ -6,6 +6,9 @@ the spoken-to-signed package); the full trainings are run by commands (results/r
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -580,3 +583,37 @@ def test_signing_space_shift_moves_hands_together_and_elbows_half():
     np.testing.assert_allclose(d[:, elbows], np.broadcast_to(moved / 2, d[:, elbows].shape), atol=1e-6)
     others = [i for i in range(sk.num_joints) if i not in set(hands) | set(elbows)]
     assert np.all(d[:, others] == 0) and y[2, hands[0]].tolist() == [0, 0, 0]
+
+
+def test_the_numpy_text_side_scores_as_the_model_does(arabic_model, tiny_lexicon, tmp_path):
+    """The cached index's numpy text side (retrieval.textspace, read by a new translate process without torch)
+    gives the model's scores, fuzzy matches and search order, on every label of the lexicon and on unseen
+    inflections; and a new process matching fuzzily never imports torch."""
+    from retrieval.index import LexiconIndex, TextIndex
+    from retrieval.producer import text_index
+
+    for word, english in (("مستشفى", "hospital"), ("طبيب", "doctor"), ("وزارة", "ministry"), ("سنة", "year")):
+        tiny_lexicon.add(word, tiny_lexicon.pose(tiny_lexicon.entries[0]), english=english, signed_language="sdl")
+    assert TextIndex.from_cache(arabic_model, tiny_lexicon) is None  # nothing cached yet
+    full = LexiconIndex.load_or_build(arabic_model, tiny_lexicon)
+    light = TextIndex.from_cache(arabic_model, tiny_lexicon)
+    assert light is not None and text_index(arabic_model, tiny_lexicon).__class__ is TextIndex
+    queries = [e.words for e in tiny_lexicon.entries] + ["المستشفى", "للمستشفى", "الأطباء", "الوزارة", "العام"]
+    for q in queries:
+        for space in ("text", "frozen"):
+            np.testing.assert_allclose(light.text_scores(q, space), full.text_scores(q, space), atol=2e-5)
+        a, b = light.fuzzy_best(q), full.fuzzy_best(q)
+        assert a[0].id == b[0].id and abs(a[1] - b[1]) < 2e-5, q
+
+    script = (
+        "import sys\n"
+        "from syrisign.lexicon import Lexicon\n"
+        "from retrieval.producer import make_fuzzy_matcher\n"
+        f"m = make_fuzzy_matcher({str(arabic_model)!r}, threshold=-1.0, lexicon=Lexicon.load({str(tiny_lexicon.root)!r}))\n"
+        "hit = m('المستشفى', '')\n"
+        "print(hit[0].words, 'torch' in sys.modules, type(m.index).__name__)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ))
+    assert out.returncode == 0, out.stderr
+    words, torch_loaded, kind = out.stdout.split()
+    assert kind == "TextIndex" and torch_loaded == "False"
+    assert words == full.fuzzy_best("المستشفى")[0].words

@@ -39,6 +39,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+SERVERS: dict[str, subprocess.Popen] = {}  # url -> the server's process (tests that kill it)
+
+
 def start_server(tmp_path, *extra: str):
     """`syrisign serve` in its own process, on a lexicon of the Jordanian letters built in tmp_path; yields
     its URL and stops it afterwards."""
@@ -53,6 +56,7 @@ def start_server(tmp_path, *extra: str):
                              "--lexicon", str(lexicon), "--no-fuzzy", "--size", "320", "--log-level", "warning",
                              *extra], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    SERVERS[url] = proc
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -160,15 +164,17 @@ def sign_headline(page, server: str) -> dict:
 
 
 # -- the contribute page: a sign recorded with the (fake) camera, checked, added, and used at once ---------------
-SIGN_CLIP = "esharah/words/زواج.mp4"  # one real signer, one sign (1.8 s), both hands tracked throughout
+SIGN_CLIP = "karsl/letters_digits_mp4"  # KArSL signer 01, the letter ب (sign 0033), one hand
+SIGN_WORD = "باء"  # the letter's name: a word the letters-only lexicon fingerspells
 
 
 def fake_camera(tmp_path) -> Path:
-    """A .y4m of a real sign recording for Chromium's fake camera (which loops it)."""
+    """A .y4m of a real KArSL recording for Chromium's fake camera (which loops it)."""
     import imageio_ffmpeg
 
     from syrisign.settings import get_settings
-    src = get_settings().data / SIGN_CLIP
+    found = sorted((get_settings().data / SIGN_CLIP).rglob("*_01_0033_*.mp4"))
+    src = found[0] if found else get_settings().data / SIGN_CLIP
     if not src.is_file():
         pytest.fail(f"missing {src}: the shared data (SYRISIGN_DATA) is needed", pytrace=False)
     out = tmp_path / "camera.y4m"
@@ -202,13 +208,13 @@ def test_contribute_page_records_checks_adds_and_the_sign_is_used(tmp_path):
                 page.on("pageerror", lambda e: errors.append(str(e)))
                 page.on("request", lambda r: requests.append(r.url))
                 # from the main page: an unsigned word links to the contribute page with the word filled in
-                page.goto(url + "/?text=" + urllib.request.quote("زواج"))
+                page.goto(url + "/?text=" + urllib.request.quote(SIGN_WORD))
                 page.wait_for_selector("#results tbody a.record", timeout=120_000)
                 page.click("#results tbody a.record")
                 page.wait_for_url("**/contribute?word=*")
                 assert page.evaluate("document.documentElement.dir") == "rtl"
-                assert page.input_value("#word") == "زواج"
-                page.fill("#english", "marriage")
+                assert page.input_value("#word") == SIGN_WORD
+                page.fill("#english", "letter b")
                 page.fill("#token", "s3cret-token")
                 page.click("#camera")
                 page.wait_for_function("() => { const v = document.querySelector('#live');"
@@ -243,9 +249,9 @@ def test_contribute_page_records_checks_adds_and_the_sign_is_used(tmp_path):
     assert not errors, errors
     assert len(row) == 1 and "إشارة من المعجم" in row[0] and "community recording" in row[0], row
     index = (community / "index.csv").read_text(encoding="utf-8")
-    assert "زواج" in index
+    assert SIGN_WORD in index
     meta = (community / "meta.csv").read_text(encoding="utf-8")
-    assert "rana" in meta and "marriage" in meta
+    assert "rana" in meta and "letter b" in meta
     videos = list((community / "signs").glob("*.webm")) + list((community / "signs").glob("*.mp4"))
     assert len(videos) == 1 and videos[0].stat().st_size > 10_000  # the recording is kept beside its .pose
     outside = [u for u in requests if not (u.startswith(url) or u.startswith(("blob:", "data:")))]

@@ -8,6 +8,7 @@ import json
 import logging
 import shutil
 import tempfile
+import os
 import threading
 import time
 import uuid
@@ -79,7 +80,9 @@ class Service:
         self.community = CommunityLexicon(config.community or None)
         self.base_lexicon = None  # the lexicon without the community's signs
         self.contributions = None  # set by syrisign.api.contributions.add_routes
-        self.pause_in_add = None  # tests: called inside an add, before its commit
+        # tests: called inside an add, before its commit (SYRISIGN_PAUSE_IN_ADD=FILE: write FILE, then wait, so a
+        # test can kill the server there)
+        self.pause_in_add = _pause_from_env()
         self.jobs_done = 0
 
     # -- loading -------------------------------------------------------------------------------------
@@ -403,6 +406,17 @@ class Service:
                 "cache_bytes": self.cache.bytes, "cache_hits": self.cache.hits, "cache_misses": self.cache.misses,
                 "translations_kept": len(self.translations), "translation_bytes": self.translation_bytes,
                 "uptime_s": round(time.time() - self.started, 1), "load_s": round(self.load_seconds, 2)}
+
+
+def _pause_from_env():
+    marker = os.environ.get("SYRISIGN_PAUSE_IN_ADD")
+    if not marker:
+        return None
+
+    def pause() -> None:
+        Path(marker).write_text("paused inside an add, before its commit\n")
+        time.sleep(600)
+    return pause
 
 
 def _without_community(lexicon):
