@@ -72,8 +72,11 @@ def create_app(config: ServiceConfig | None = None, pipeline=None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
         codes = {400: "bad_body", 404: "not_found", 405: "method_not_allowed"}
-        msg = {400: "the request body is not valid JSON; send an object such as "
-                    '{"text": "وزارة الصحة", "format": "mp4"} with Content-Type application/json',
+        multipart = request.headers.get("content-type", "").startswith("multipart/")
+        msg = {400: ("the form could not be read; send multipart/form-data with the fields word, english "
+                     "(optional) and file (the video)") if multipart else (
+                    "the request body is not valid JSON; send an object such as "
+                    '{"text": "وزارة الصحة", "format": "mp4"} with Content-Type application/json'),
                404: f"no such path {request.url.path}; see /docs",
                405: f"{request.method} is not allowed on {request.url.path}; see /docs"}.get(exc.status_code,
                                                                                         str(exc.detail))

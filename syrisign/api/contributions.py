@@ -171,7 +171,8 @@ class FailedChecks(ApiError):
 
 
 def _auth_responses() -> dict:
-    return {401: {"model": ErrorBody, "description": "no token"},
+    return {400: {"model": ErrorBody, "description": "the form could not be read"},
+            401: {"model": ErrorBody, "description": "no token"},
             403: {"model": ErrorBody, "description": "wrong token, or writes are off"},
             413: {"model": ErrorBody, "description": "video too large or too long"},
             415: {"model": ErrorBody, "description": "not a video"},
