@@ -1,6 +1,7 @@
 """Frames from pose sequences, side-by-side comparison, and the mp4 / gif / png writers."""
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -53,6 +54,7 @@ class Frames:
 
 
 LAYOUTS = ("square", "portrait")
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium")
 MAX_SIZE = 4096
 
 
@@ -308,6 +310,8 @@ def write_video(source: Frames | PoseSequence | Iterable[np.ndarray], path: str 
         return path
     if not fps > 0:
         raise RenderError(f"fps is needed to write {path.name}; pass fps=")
+    if suffix == ".mp4" and preset not in X264_PRESETS:
+        raise RenderError(f"unknown x264 preset {preset!r}; choose one of {', '.join(X264_PRESETS)}")
     frames: Iterable[np.ndarray] = source
     if progress:
         from tqdm import tqdm
@@ -338,6 +342,29 @@ def _check_frame(f: np.ndarray, shape: tuple | None) -> np.ndarray:
     return f
 
 
+@functools.lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary: ``IMAGEIO_FFMPEG_EXE`` if set, else the one bundled with imageio-ffmpeg when it is an
+    executable file, else whatever ``imageio_ffmpeg.get_ffmpeg_exe`` finds. The bundled binary is not probed
+    with ``ffmpeg -version`` as imageio-ffmpeg does (a subprocess, about 0.1 s of every new process); a binary
+    that cannot run fails when the video is written, with ffmpeg's message."""
+    import imageio_ffmpeg
+
+    exe = os.environ.get("IMAGEIO_FFMPEG_EXE")
+    if exe:
+        return exe
+    try:
+        from imageio_ffmpeg._definitions import FNAME_PER_PLATFORM, get_platform
+        from imageio_ffmpeg._utils import _get_bin_dir
+
+        bundled = os.path.join(_get_bin_dir(), FNAME_PER_PLATFORM.get(get_platform(), ""))
+        if os.path.isfile(bundled) and os.access(bundled, os.X_OK):
+            return bundled
+    except (ImportError, AttributeError, OSError):  # another imageio-ffmpeg layout: its own search
+        pass
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
 def _write_mp4(frames: Iterable[np.ndarray], path: Path, fps: float, crf: int = 23, preset: str = "superfast") -> None:
     """H.264 (yuv420p, plays in browsers) through imageio-ffmpeg's ffmpeg binary, written atomically.
 
@@ -349,8 +376,6 @@ def _write_mp4(frames: Iterable[np.ndarray], path: Path, fps: float, crf: int = 
     """
     import subprocess
 
-    import imageio_ffmpeg
-
     cv2 = import_cv2()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.mp4")  # suffix tells ffmpeg the container
@@ -361,11 +386,16 @@ def _write_mp4(frames: Iterable[np.ndarray], path: Path, fps: float, crf: int = 
             if proc is None:
                 shape = f.shape
                 h, w = shape[0] + shape[0] % 2, shape[1] + shape[1] % 2  # I420 needs even sizes
-                cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+                cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
                        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-", "-an",
                        "-c:v", "libx264", "-preset", preset, "-crf", str(int(crf)), "-pix_fmt", "yuv420p",
                        "-movflags", "+faststart", str(tmp)]
-                proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                try:
+                    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.PIPE)
+                except OSError as e:
+                    raise RenderError(f"cannot run ffmpeg ({cmd[0]}): {e.strerror or e}; set IMAGEIO_FFMPEG_EXE "
+                                      "to a working ffmpeg") from None
             if f.shape[0] % 2 or f.shape[1] % 2:
                 f = np.pad(f, ((0, f.shape[0] % 2), (0, f.shape[1] % 2), (0, 0)), mode="edge")
             try:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.textspace import bound_memo
 from syrisign.errors import SyriSignError
 
 INDEX_VERSION = 5  # 5: the text tower's numpy copy (retrieval.textspace) and the frozen label vectors
@@ -107,14 +108,23 @@ class _Scored:
     def fuzzy_best(self, surface: str) -> tuple[object, float] | None:
         space = self.calibration.get("space", "text")
         s = self.text_scores(surface, space)
-        words = [i for i, e in enumerate(self.entries) if is_fuzzy_target(e)]
+        words, groups = self._word_groups()
         if not words:
             return None
         # the best entry of the best sign: lowest priority number among that sign's recordings
         i = max(words, key=lambda j: s[j])
-        group = [j for j in words if _group_key(self.entries[j]) == _group_key(self.entries[i])]
-        j = min(group, key=lambda j: (self.entries[j].priority, -s[j]))
+        j = min(groups[_group_key(self.entries[i])], key=lambda j: (self.entries[j].priority, -s[j]))
         return self.entries[j], float(s[i])
+
+    def _word_groups(self) -> tuple[list[int], dict[tuple[str, str], list[int]]]:
+        """The fuzzy targets' indices and, per sign, its recordings' indices (computed once per index)."""
+        if getattr(self, "_groups", None) is None:
+            words = [i for i, e in enumerate(self.entries) if is_fuzzy_target(e)]
+            groups: dict[tuple[str, str], list[int]] = {}
+            for i in words:
+                groups.setdefault(_group_key(self.entries[i]), []).append(i)
+            self._groups = (words, groups)
+        return self._groups
 
 
 def _scores_by_language(entries, target: np.ndarray, query) -> np.ndarray:
@@ -139,6 +149,7 @@ class TextIndex(_Scored):
     def query(self, text: str, sign_lang: str) -> np.ndarray:
         k = (text, sign_lang)
         if k not in self._query_cache:
+            bound_memo(self._query_cache)
             self._query_cache[k] = self.space.encode([text], [sign_lang])[0]
         return self._query_cache[k]
 
@@ -264,6 +275,7 @@ class LexiconIndex(_Scored):
     def query(self, text: str, sign_lang: str) -> np.ndarray:
         k = (text, sign_lang)
         if k not in self._query_cache:
+            bound_memo(self._query_cache)
             self._query_cache[k] = embed_texts(self.loaded, [(text, "", sign_lang)], translate=True)[0]
         return self._query_cache[k]
 

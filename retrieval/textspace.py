@@ -58,6 +58,15 @@ def frozen_vectors(names: list[str], texts: list[str]) -> np.ndarray:
             / math.sqrt(len(names))).astype(np.float32)
 
 
+MEMO_SIZE = 20_000  # texts memoized per table (a long-running server sees an open vocabulary)
+
+
+def bound_memo(memo: dict) -> None:
+    """Keeps a memo of query texts bounded: emptied when full."""
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+
+
 def gelu(x: np.ndarray) -> np.ndarray:
     """torch's exact GELU, ``x Φ(x)``, with erf from Abramowitz and Stegun 7.1.26 (|error| < 1.5e-7)."""
     z = np.abs(x) / math.sqrt(2.0)
@@ -80,6 +89,7 @@ class TextSpace:
         self.languages = list(languages)
         self.lang_index = {s: i for i, s in enumerate(self.languages)}
         self._cache: dict[str, np.ndarray] = {}
+        self._projected: dict[str, np.ndarray] = {}
 
     # -- from a model, to and from arrays ----------------------------------------------------------
     @classmethod
@@ -120,6 +130,7 @@ class TextSpace:
         """``(N, in_dim)`` frozen encoder vectors (memoized)."""
         todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if todo:
+            bound_memo(self._cache)
             self._cache.update(zip(todo, frozen_vectors(self.encoders, todo)))
         if not texts:
             return np.zeros((0, 0), np.float32)
@@ -133,6 +144,15 @@ class TextSpace:
             return v @ w[0].T + w[1]
         return v
 
+    def projected(self, texts: list[str]) -> np.ndarray:
+        """``(N, E)`` projections of the texts' frozen vectors, before the sign language's tag (memoized: a
+        query is scored against the labels of every sign language of the lexicon)."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._projected]
+        if todo:
+            bound_memo(self._projected)
+            self._projected.update(zip(todo, self.project(self.frozen(todo))))
+        return np.stack([self._projected[t] for t in texts]).astype(np.float32)
+
     def lang_ids(self, sign_langs: list[str]) -> list[int]:
         unk = self.lang_index.get("sgn", 0)
         return [self.lang_index.get(s, unk) for s in sign_langs]
@@ -141,5 +161,5 @@ class TextSpace:
         """Prompts (for a frozen tower: the Arabic text, else the English) → ``(N, E)`` unit vectors."""
         if not texts:
             return np.zeros((0, self.lang.shape[1]), np.float32)
-        h = self.project(self.frozen(list(texts))) + self.lang[self.lang_ids(list(sign_langs))]
+        h = self.projected(list(texts)) + self.lang[self.lang_ids(list(sign_langs))]
         return (h / np.maximum(np.linalg.norm(h, axis=1, keepdims=True), 1e-12)).astype(np.float32)

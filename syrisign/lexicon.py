@@ -24,6 +24,7 @@ KArSL sign ids are kept in ``glosses`` as ``karsl:0077``.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -53,6 +54,18 @@ KARSL_ALIASES = {"جمجة": ["جمجمة"]}  # KArSL label typo (sign 0072, sku
 
 class LexiconError(SyriSignError, RuntimeError):
     """A lexicon that is missing or unusable; the message says what to do."""
+
+
+@functools.lru_cache(maxsize=65536)
+def _kind(words: str, spoken_language: str) -> str:
+    """letter | number | word (a pure function of the row's words, memoized: plans and the fuzzy matcher ask
+    it of every entry)."""
+    w = surface_form(words).strip()
+    if re.fullmatch(r"\d+", w):
+        return "number"
+    if (w in LETTERS or words.strip() in LETTERS) and spoken_language in ("ar", ""):
+        return "letter"
+    return "word"
 
 
 @dataclass
@@ -88,12 +101,7 @@ class LexiconEntry:
     @property
     def kind(self) -> str:
         """letter | number | word."""
-        w = surface_form(self.words).strip()
-        if re.fullmatch(r"\d+", w):
-            return "number"
-        if (w in LETTERS or self.words.strip() in LETTERS) and self.spoken_language in ("ar", ""):
-            return "letter"
-        return "word"
+        return _kind(self.words, self.spoken_language)
 
     @property
     def number(self) -> int | None:

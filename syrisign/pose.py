@@ -50,11 +50,13 @@ class PoseSequence:
         conf = np.asarray(self.confidence, dtype=np.float32)
         if conf.shape != data.shape[:2]:
             raise PoseError(f"confidence shape {conf.shape} does not match data {data.shape[:2]}")
-        bad = ~np.isfinite(data).all(axis=-1)
-        if bad.any():  # missing landmarks are confidence 0, never NaN
+        finite = np.isfinite(data)
+        if not finite.all():  # missing landmarks are confidence 0, never NaN
+            bad = ~finite.all(axis=-1)
             data = np.where(bad[..., None], 0.0, data).astype(np.float32)
             conf = np.where(bad, 0.0, conf).astype(np.float32)
-        conf = np.clip(np.nan_to_num(conf), 0.0, None)
+        if not (np.isfinite(conf).all() and conf.min(initial=0.0) >= 0.0):
+            conf = np.clip(np.nan_to_num(conf), 0.0, None)
         if not (self.fps and self.fps > 0):
             raise PoseError(f"fps must be positive, got {self.fps}")
         self.data, self.confidence, self.fps = data, conf, float(self.fps)

@@ -156,13 +156,16 @@ class SignerBook:
 
     def facts(self, entries=None) -> dict[str, ClipFacts]:
         """Facts of many recordings (all of the lexicon's by default), measured with a progress bar."""
-        from tqdm import tqdm
-
         entries = list(self.lexicon.entries if entries is None else entries)
         todo = sum(1 for e in entries if e.id not in self._load())
+        shown = entries
+        if self.progress and todo >= 50:  # tqdm only when there is work to show (its import is 25 ms)
+            from tqdm import tqdm
+
+            shown = tqdm(entries, desc="lexicon: measuring signers' bodies and hands", unit="recording",
+                         dynamic_ncols=True)
         out = {}
-        for e in tqdm(entries, desc="lexicon: measuring signers' bodies and hands", unit="recording",
-                      disable=not self.progress or todo < 50, dynamic_ncols=True):
+        for e in shown:
             f = self.fact(e)
             if f is not None:
                 out[e.id] = f

@@ -447,6 +447,31 @@ def test_failed_write_leaves_nothing(clip, tmp_path):
         write_video(clip, tmp_path / "x.avi")
 
 
+def test_presets_decode_alike_and_bad_encoders_are_one_line_errors(clip, tmp_path, monkeypatch):
+    import imageio.v2 as iio
+
+    from render import video
+    drawn = np.stack(list(render_frames(clip[:20], 256))).astype(np.float32)
+    error = {}
+    for preset in ("ultrafast", "superfast"):
+        path = write_video(clip[:20], tmp_path / f"{preset}.mp4", size=256, preset=preset)
+        decoded = np.stack([f for f in iio.get_reader(path, "ffmpeg")]).astype(np.float32)
+        assert decoded.shape == drawn.shape == (20, 256, 256, 3)
+        error[preset] = np.abs(decoded - drawn).mean()
+    # the same quality target (crf): the faster preset spends more bytes, not more error
+    assert error["ultrafast"] < 1.25 * error["superfast"] + 0.5, error
+    with pytest.raises(RenderError, match="unknown x264 preset 'placebo'"):
+        write_video(clip[:3], tmp_path / "p.mp4", preset="placebo")
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(tmp_path / "no-such-ffmpeg"))
+    video.ffmpeg_exe.cache_clear()
+    try:
+        with pytest.raises(RenderError, match="cannot run ffmpeg"):
+            write_video(clip[:3], tmp_path / "n.mp4")
+    finally:
+        video.ffmpeg_exe.cache_clear()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["superfast.mp4", "ultrafast.mp4"]
+
+
 def test_render_does_not_import_torch():
     code = ("import sys, render; from syrisign.pose import PoseSequence; import numpy as np\n"
             "from syrisign.skeletons import get_skeleton\n"

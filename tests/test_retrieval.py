@@ -617,3 +617,19 @@ def test_the_numpy_text_side_scores_as_the_model_does(arabic_model, tiny_lexicon
     words, torch_loaded, kind = out.stdout.split()
     assert kind == "TextIndex" and torch_loaded == "False"
     assert words == full.fuzzy_best("المستشفى")[0].words
+
+
+def test_query_memos_stay_bounded(arabic_model, tiny_lexicon, monkeypatch):
+    """A long-running server sees an open vocabulary: the per-query memos are emptied when full, and scores
+    computed after that are the same."""
+    from retrieval import textspace
+    from retrieval.index import LexiconIndex, TextIndex
+
+    LexiconIndex.load_or_build(arabic_model, tiny_lexicon)
+    light = TextIndex.from_cache(arabic_model, tiny_lexicon)
+    first = light.text_scores("المستشفى")
+    monkeypatch.setattr(textspace, "MEMO_SIZE", 4)
+    for i in range(12):
+        light.text_scores(f"كلمة{i}")
+        assert max(len(light.space._cache), len(light.space._projected), len(light._query_cache)) <= 4
+    np.testing.assert_allclose(light.text_scores("المستشفى"), first, atol=1e-6)

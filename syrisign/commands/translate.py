@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from render.video import X264_PRESETS
 from syrisign.errors import SyriSignError
 
 
@@ -31,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layout", choices=["square", "portrait"], default="square",
                    help="square (default), or portrait 9:16 for phones: the hand close-ups get a row of their own")
     p.add_argument("--no-insets", action="store_true", help="no hand close-ups")
+    p.add_argument("--preset", choices=X264_PRESETS, default="ultrafast",
+                   help="x264 preset of an mp4: ultrafast (default: the fastest to write, files about twice "
+                        "the size), superfast (what the HTTP service sends), ... medium (smallest, slowest)")
     p.add_argument("--signer", default="reference",
                    help="the body every recording is retargeted onto: reference (the lexicon's reference signer, "
                         "the default), mean (the mean body of its signers), a signer's name, or none")
@@ -97,7 +101,8 @@ def run(args) -> int:
         return 0
     result = pipe.translate(text, methods, keep_going=len(methods) > 1)
     out = Path(args.output or f"translation.{fmt}")
-    written = pipe.write(result, out, fmt, size=args.size, layout=args.layout, insets=not args.no_insets)
+    written = pipe.write(result, out, fmt, size=args.size, layout=args.layout, insets=not args.no_insets,
+                         preset=args.preset)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     elif args.explain:
