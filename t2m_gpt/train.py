@@ -217,6 +217,8 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
         print(f"note: {sum(len(it.codes) > mcfg.max_tokens for it in train_items)} training sequences are longer "
               f"than --max-tokens {mcfg.max_tokens} ({mcfg.max_tokens * stride} frames) and are cut",
               file=sys.stderr)
+    from syrisign.ml.device import seed_everything
+    seed_everything(tcfg.seed)  # the same initial weights on every run and every process
     model = T2MGPT(mcfg)
 
     path = Path(cfg.out) if cfg.out else default_checkpoint(split.dataset, "t2m")
