@@ -113,3 +113,53 @@ def test_vqvae_on_two_processes_equals_one_process_and_keeps_codebooks_in_sync(i
     assert [h["epoch"] for h in load_checkpoint(two, "vqvae")["history"]] == [1, 2]
     r0, r1 = torch.load(f"{two}.rank0"), torch.load(f"{two}.rank1")
     _assert_same(r0, r1, atol=0, rtol=0, what="rank 1 against rank 0 after resuming")
+
+
+def _retrieval_args(ds: Path, out: Path, batch: int, epochs: int = 1) -> list[str]:
+    return ["train", "retrieval", "--dataset", str(ds), "--protocol", "signer", "--test-signers", "rajat",
+            "--val-fraction", "0.25", "--epochs", str(epochs), "--batch-size", str(batch), "--d-model", "32",
+            "--layers", "1", "--heads", "2", "--embed-dim", "32", "--max-frames", "40", "--dropout", "0",
+            "--no-augment", "--max-minutes", "0", "--quiet", "--no-baselines", "--threads", "1", "--out", str(out)]
+
+
+@pytest.mark.slow
+def test_retrieval_on_two_processes_equals_one_process(isl, runner, tmp_path):
+    # 12 training samples (val-fraction 0.25): 2 processes x batch 3 = 1 process x batch 6, 2 steps
+    one, two = tmp_path / "one.pt", tmp_path / "two.pt"
+    _run(runner, _retrieval_args(isl, one, 6), 1)
+    _run(runner, _retrieval_args(isl, two, 3), 2)
+    r0, r1 = torch.load(f"{two}.rank0"), torch.load(f"{two}.rank1")
+    _assert_same(r0, r1, atol=0, rtol=0, what="rank 1 against rank 0")
+    single = torch.load(f"{one}.rank0")
+    # the contrastive loss of each process sees the whole global batch, so the steps are the same
+    assert _relative_difference(r0, single) < 1e-4
+    _assert_same(r0, single, atol=1e-4, rtol=1e-3, what="2 processes against 1")
+    from retrieval.model import load_model
+    lm = load_model(two)
+    assert {c["label_en"] for c in lm.classes} == {"hello", "yes", "no"}
+    ck = load_checkpoint(two, "retrieval")
+    _assert_same(ck["train_state"]["last_model"], r0, atol=0, rtol=0, what="checkpoint")
+    # resume on 2 processes
+    _run(runner, _retrieval_args(isl, two, 3, epochs=2), 2)
+    assert [h["epoch"] for h in load_checkpoint(two, "retrieval")["history"]] == [1, 2]
+
+
+@pytest.mark.slow
+def test_t2m_and_motionclip_train_on_two_processes(isl, runner, tmp_path):
+    common = ["--dataset", str(isl), "--test-signers", "rajat", "--threads", "1", "--no-progress"]
+    vq, gpt, mc = tmp_path / "vq.pt", tmp_path / "t2m.pt", tmp_path / "mc.pt"
+    _run(runner, ["train", "vqvae", *common, "--epochs", "1", "--codebook-size", "16", "--code-dim", "16",
+                  "--width", "32", "--depth", "1", "--batch-size", "4", "--window", "32", "--out", str(vq)], 2)
+    _run(runner, ["train", "t2m", *common, "--vqvae", str(vq), "--epochs", "2", "--n-layer", "1", "--n-embd", "32",
+                  "--n-head", "2", "--augment-copies", "1", "--batch-size", "4", "--eval-samples", "1",
+                  "--out", str(gpt)], 2)
+    _run(runner, ["train", "motionclip", "--dataset", str(isl), "--epochs", "2", "--out", str(mc),
+                  "--test-signers", "rajat", "--val-frac", "0", "--d-model", "32", "--heads", "2", "--enc-layers", "1",
+                  "--dec-layers", "1", "--dropout", "0", "--batch-size", "4", "--threads", "1", "--no-progress",
+                  "--no-augment"], 2)
+    for path, kind in ((gpt, "t2m"), (mc, "motionclip")):
+        ck = load_checkpoint(path, kind)
+        assert [h["epoch"] for h in ck["history"]] == [1, 2], kind
+        r0, r1 = torch.load(f"{path}.rank0"), torch.load(f"{path}.rank1")
+        _assert_same(r0, r1, atol=0, rtol=0, what=f"{kind}: rank 1 against rank 0")
+        _assert_same(ck["train_state"]["last_model"], r0, atol=0, rtol=0, what=f"{kind} checkpoint")
