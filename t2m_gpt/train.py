@@ -287,8 +287,10 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
         report["generation_seconds"] = round(time.perf_counter() - te, 1)
     report["total_seconds"] = round(time.perf_counter() - t0, 1)
     report["peak_memory_mb"] = round(peak_memory_mb())
+    from syrisign.ml.distributed import is_main
     from syrisign.pose import atomic_write_bytes
-    atomic_write_bytes(path.with_suffix(".metrics.json"), json.dumps(report, indent=2, ensure_ascii=False).encode())
+    if is_main():  # data parallel: the main process alone writes
+        atomic_write_bytes(path.with_suffix(".metrics.json"), json.dumps(report, indent=2, ensure_ascii=False).encode())
     return report
 
 

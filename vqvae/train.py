@@ -217,8 +217,10 @@ def train_vqvae(cfg: VQTrainConfig) -> dict:
               "stopped": result.stopped, "train_seconds": round(result.seconds, 1), "resumed": resumed,
               "total_seconds": round(time.perf_counter() - t0, 1), "peak_memory_mb": round(peak_memory_mb()),
               "threads": torch.get_num_threads(), "device": str(trainer.device), "val": val, "test": test}
+    from syrisign.ml.distributed import is_main
     from syrisign.pose import atomic_write_bytes
-    atomic_write_bytes(path.with_suffix(".metrics.json"), json.dumps(report, indent=2, ensure_ascii=False).encode())
+    if is_main():  # data parallel: the main process alone writes
+        atomic_write_bytes(path.with_suffix(".metrics.json"), json.dumps(report, indent=2, ensure_ascii=False).encode())
     return report
 
 

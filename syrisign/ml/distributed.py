@@ -42,6 +42,11 @@ def rank() -> int:
     return d.get_rank() if d.is_available() and d.is_initialized() else 0
 
 
+def is_main() -> bool:
+    """The process that writes files (rank 0; the only one without a launcher)."""
+    return rank() == 0
+
+
 def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
     """``(B, ...)`` on each process -> ``(world * B, ...)`` in rank order, gradients flowing back to
     every process's own rows (one process: ``x`` itself). All processes must pass the same shape."""
