@@ -273,7 +273,9 @@ def main(args: argparse.Namespace) -> int:
     ckpt["result"] = {"best_epoch": result.best_epoch, "best_val_loss": result.best, "epochs_run": result.epochs_run,
                       "seconds": round(result.seconds, 1), "stopped": result.stopped}
     rest = {k: v for k, v in ckpt.items() if k not in ("kind", "format_version", "config", "model")}
-    save_checkpoint(out, KIND, config_to_dict(mcfg), ckpt["model"], **rest)
+    from syrisign.ml.distributed import is_main
+    if is_main():  # data parallel: the main process alone writes
+        save_checkpoint(out, KIND, config_to_dict(mcfg), ckpt["model"], **rest)
     last = result.history[-1] if result.history else {}
     summary = {"checkpoint": str(out), **ckpt["result"],
                **{k: round(v, 4) for k, v in last.items() if k.startswith("val_") and isinstance(v, float)}}

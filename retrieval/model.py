@@ -521,7 +521,10 @@ def batch_loss(model: RetrievalModel, x, jm, fm, labels, class_texts: list[str],
 
 
 def _batch_loss(model, x, jm, fm, labels, class_texts, class_langs, loss, ce_weight) -> LossOut:
+    from syrisign.ml.distributed import gather, gather_with_grad
     pose = model.encode_pose(x, jm, fm)  # (B, E)
+    # data parallel: the loss sees the whole global batch (its negatives), as one process would
+    pose, labels = gather_with_grad(pose), gather(labels)  # (world * B, E), (world * B,)
     scale = model.scale()
     if loss == "infonce-naive":
         text = model.encode_text([class_texts[i] for i in labels.tolist()], [class_langs[i] for i in labels.tolist()])

@@ -372,12 +372,14 @@ def train_on_splits(run: RunConfig, splits, out: str | Path, fresh: bool = False
         if baselines:
             from retrieval.baselines import run_baselines
             res["baselines"] = run_baselines(splits)
-    # store the results beside the weights
+    # store the results beside the weights (data parallel: the main process alone writes)
     from syrisign.ml.checkpoint import save_checkpoint
-    ck = load_checkpoint(out, KIND)
-    ck["results"] = res
-    save_checkpoint(out, KIND, ck.pop("config"), ck.pop("model"), **{k: v for k, v in ck.items()
-                                                                      if k not in ("kind", "format_version")})
+    from syrisign.ml.distributed import is_main
+    if is_main():
+        ck = load_checkpoint(out, KIND)
+        ck["results"] = res
+        save_checkpoint(out, KIND, ck.pop("config"), ck.pop("model"), **{k: v for k, v in ck.items()
+                                                                          if k not in ("kind", "format_version")})
     return model, res
 
 

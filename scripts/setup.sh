@@ -16,7 +16,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c "im
 fi
 echo "setting up .venv (first time: about 2 minutes, 2.8 GB)..." >&2
 .venv/bin/pip install -q torch==2.13.0
-.venv/bin/pip install -q -e ".[all,dev]"
+.venv/bin/pip install -q -e ".[all,cluster,dev]"
 .venv/bin/pip check >&2 || true
 compile_project
 echo "$want" > "$stamp"

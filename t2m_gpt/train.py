@@ -217,6 +217,8 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
         print(f"note: {sum(len(it.codes) > mcfg.max_tokens for it in train_items)} training sequences are longer "
               f"than --max-tokens {mcfg.max_tokens} ({mcfg.max_tokens * stride} frames) and are cut",
               file=sys.stderr)
+    from syrisign.ml.device import seed_everything
+    seed_everything(tcfg.seed)  # the same initial weights on every run and every process
     model = T2MGPT(mcfg)
 
     path = Path(cfg.out) if cfg.out else default_checkpoint(split.dataset, "t2m")
@@ -285,8 +287,10 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
         report["generation_seconds"] = round(time.perf_counter() - te, 1)
     report["total_seconds"] = round(time.perf_counter() - t0, 1)
     report["peak_memory_mb"] = round(peak_memory_mb())
+    from syrisign.ml.distributed import is_main
     from syrisign.pose import atomic_write_bytes
-    atomic_write_bytes(path.with_suffix(".metrics.json"), json.dumps(report, indent=2, ensure_ascii=False).encode())
+    if is_main():  # data parallel: the main process alone writes
+        atomic_write_bytes(path.with_suffix(".metrics.json"), json.dumps(report, indent=2, ensure_ascii=False).encode())
     return report
 
 

@@ -149,10 +149,15 @@ class MotionVQVAE(nn.Module):
         self.cfg = cfg
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
+        from syrisign.ml.distributed import init_distributed
+        # data parallel: the EMA codebook updates (counts, sums, k-means init, dead-code re-seeding) are
+        # all-reduced across processes so the codebook stays identical on every rank; the process group
+        # must exist before VectorQuantize is built, hence init_distributed() here
         self.quantizer = VectorQuantize(
             dim=cfg.code_dim, codebook_size=cfg.codebook_size, decay=cfg.ema_decay,
             commitment_weight=cfg.commitment_weight, kmeans_init=cfg.kmeans_init,
-            threshold_ema_dead_code=cfg.dead_code_threshold, use_cosine_sim=cfg.cosine)
+            threshold_ema_dead_code=cfg.dead_code_threshold, use_cosine_sim=cfg.cosine,
+            sync_codebook=init_distributed())
         # normalization statistics of the training set (per joint coordinate); set by set_stats
         self.register_buffer("mean", torch.zeros(cfg.num_joints, 3))
         self.register_buffer("std", torch.ones(cfg.num_joints, 3))

@@ -64,7 +64,8 @@ class WindowData:
 
     def __init__(self, items, window: int, layout: str, augment: bool, seed: int):
         self.items, self.window, self.layout, self.augment = items, window, layout, augment
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self.visits = np.zeros(len(items), dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -72,11 +73,19 @@ class WindowData:
     def __getitem__(self, i: int):
         from syrisign.ml.features import AugmentConfig, augment
         from vqvae.data import crop
+        import torch
+        # the window and augmentation of a sample depend on (seed, sample, visit), not on which process
+        # or in which order it is read: data-parallel ranks draw independent windows, and N processes
+        # with batch B see what one process sees with batch N * B (a loader worker adds its own seed,
+        # since its copy of the visit counts starts over every epoch)
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng((self.seed, i, int(self.visits[i]), info.seed if info else 0))
+        self.visits[i] += 1
         it = self.items[i]
         x, m = it.x, it.mask
         if self.augment:
-            x, m = augment(x, m, self.layout, AugmentConfig(speed=0.15, drop_frame_p=0.0), self.rng)
-        return crop(x, m, self.window, self.rng)
+            x, m = augment(x, m, self.layout, AugmentConfig(speed=0.15, drop_frame_p=0.0), rng)
+        return crop(x, m, self.window, rng)
 
 
 def batches(items, batch_size: int):
@@ -163,6 +172,8 @@ def train_vqvae(cfg: VQTrainConfig) -> dict:
     mcfg = VQVAEConfig(**{**cfg.model, "layout": layout, "num_joints": get_skeleton(layout).num_joints,
                           "fps": split.features.fps})
     stats = Standardizer.fit([(it.x, it.mask) for it in split.train], min_std=0.05)
+    from syrisign.ml.device import seed_everything
+    seed_everything(tcfg.seed)  # the same initial weights on every run and every process
     model = MotionVQVAE(mcfg)
     model.set_stats(stats.mean, stats.std)
 
@@ -206,8 +217,10 @@ def train_vqvae(cfg: VQTrainConfig) -> dict:
               "stopped": result.stopped, "train_seconds": round(result.seconds, 1), "resumed": resumed,
               "total_seconds": round(time.perf_counter() - t0, 1), "peak_memory_mb": round(peak_memory_mb()),
               "threads": torch.get_num_threads(), "device": str(trainer.device), "val": val, "test": test}
+    from syrisign.ml.distributed import is_main
     from syrisign.pose import atomic_write_bytes
-    atomic_write_bytes(path.with_suffix(".metrics.json"), json.dumps(report, indent=2, ensure_ascii=False).encode())
+    if is_main():  # data parallel: the main process alone writes
+        atomic_write_bytes(path.with_suffix(".metrics.json"), json.dumps(report, indent=2, ensure_ascii=False).encode())
     return report
 
 
@@ -270,6 +283,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a code whose EMA count per batch falls below this is re-seeded from the batch")
     m.add_argument("--recon-loss", default="l1", choices=["l1", "l2", "smooth_l1"])
     m.add_argument("--cosine", action="store_true", help="l2-normalized codes (cosine-similarity lookup)")
+    m.add_argument("--no-kmeans-init", dest="kmeans_init", action="store_false",
+                   help="random codebook instead of k-means on the first batch")
     m.add_argument("--no-augment", dest="augment", action="store_false",
                    help="no random rotation, scale, shear and speed change of training windows")
 
@@ -283,7 +298,8 @@ def main(args) -> int:
         model={"codebook_size": args.codebook_size, "code_dim": args.code_dim, "width": args.width,
                "depth": args.depth, "down_t": args.down_t, "ema_decay": args.ema_decay,
                "commitment_weight": args.commit, "vel_weight": args.vel_weight,
-               "dead_code_threshold": args.dead_code, "recon_loss": args.recon_loss, "cosine": args.cosine},
+               "dead_code_threshold": args.dead_code, "recon_loss": args.recon_loss, "cosine": args.cosine,
+               "kmeans_init": args.kmeans_init},
         train=train_overrides(args))
     report = train_vqvae(cfg)
     print_report(report)

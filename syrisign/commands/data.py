@@ -20,7 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("input")
     b.add_argument("output", nargs="?")
     b.add_argument("--source", choices=sorted(SOURCES), help="layout of INPUT (detected when omitted)")
-    b.add_argument("--workers", type=int, default=None, help="MediaPipe worker processes (default: 2 or CPU count)")
+    b.add_argument("--workers", type=int, default=None,
+                   help="MediaPipe worker processes, or the CPUs of the local Ray (default: 2 or CPU count)")
+    b.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: worker processes on this machine; ray: Ray tasks on the cluster named by RAY_ADDRESS, "
+                        "or on a local Ray with --workers CPUs (needs pip install 'syrisign[cluster]')")
     b.add_argument("--limit", type=int, default=None, help="only the first N samples (for a quick look)")
     b.add_argument("--split", choices=["random", "signer", "class"], help="assign a split after building")
     b.set_defaults(func=_build)
@@ -57,7 +61,7 @@ def _build(args) -> int:
         inp = args.input
         name = args.input if args.input == "spoken-to-signed" else Path(args.input).resolve().name
     out = Path(args.output) if args.output else get_settings().dataset(name)
-    report = build_dataset(inp, out, source=source, workers=args.workers, limit=args.limit)
+    report = build_dataset(inp, out, source=source, workers=args.workers, limit=args.limit, engine=args.engine)
     print(report.summary())
     ds = Dataset(out)
     if args.split:

@@ -1,7 +1,8 @@
 """``syrisign train KIND``: one entry point for every trainable model.
 
 Each model family's ``train`` module defines ``add_arguments(parser)`` and ``main(args) -> int``.
-Run under ``accelerate launch -m syrisign train ...`` (or torchrun) for multi-GPU data parallelism.
+Run under ``accelerate launch -m syrisign train ...`` (or torchrun) for data parallelism on several GPUs
+or CPU processes: ``--batch-size`` is per process (see docs/cluster.md).
 """
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _runner(module: str):
     def run(args) -> int:
         from syrisign.errors import SyriSignError
+        from syrisign.ml.distributed import init_distributed
+        init_distributed()  # under accelerate launch / torchrun: the process group before any model is built
         try:
             mod = importlib.import_module(module)
         except ImportError as e:

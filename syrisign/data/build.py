@@ -4,20 +4,25 @@
   whose file is already there, so an interrupted build never does work twice.
 - A sample that fails (corrupt video, no person found, unreadable file) is logged to
   ``errors.log`` and skipped; the batch goes on.
-- MediaPipe runs in worker processes, each with its own Holistic graph.
+- MediaPipe runs in worker processes, each with its own Holistic graph: local processes, or Ray
+  tasks on a cluster (``engine="ray"``). Workers return landmarks; the driver writes every file.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from syrisign.data.dataset import ERRORS, META, POSES, Dataset, Sample, write_json, write_manifest
 from syrisign.data.sources import Item, list_items, resolve_input
+from syrisign.errors import SyriSignError
 from syrisign.pose import PoseSequence
 
+ENGINES = ("local", "ray")
+RAY_INSTALL = "pip install 'syrisign[cluster]'"
 _WORKER = None
 
 
@@ -32,16 +37,84 @@ def _init_worker() -> None:
     _WORKER = HolisticExtractor()
 
 
-def _extract_job(args: tuple[str, str, str]) -> tuple[str, str | None, int, float]:
-    """Worker: extract one sample and save it. Returns (id, error, frames, seconds)."""
-    sid, src, dst = args
+def _extract_job(args: tuple[str, str]) -> tuple[str, PoseSequence | None, str | None, float]:
+    """Worker (a pool process or a Ray task): extract one sample with this process's own Holistic.
+
+    Returns ``(id, sequence or None, error or None, seconds)``; the driver writes the file, so an
+    engine whose workers run on other machines needs no shared output folder.
+    """
+    if _WORKER is None:
+        _init_worker()
+    sid, src = args
     t0 = time.perf_counter()
     try:
-        seq = _WORKER.extract_path(src)
-        seq.save(dst)
-        return sid, None, len(seq), time.perf_counter() - t0
+        return sid, _WORKER.extract_path(src), None, time.perf_counter() - t0
     except Exception as e:  # one bad file never ends the batch
-        return sid, f"{type(e).__name__}: {e}", 0, time.perf_counter() - t0
+        return sid, None, f"{type(e).__name__}: {e}", time.perf_counter() - t0
+
+
+def _extract_batch(jobs: list[tuple[str, str]]) -> list[tuple[str, PoseSequence | None, str | None, float]]:
+    """A Ray task: several samples in one worker (amortizes task overhead on a big corpus)."""
+    return [_extract_job(j) for j in jobs]
+
+
+def _run_local(jobs: list[tuple[str, str]], workers: int) -> Iterator[tuple]:
+    ctx = mp.get_context("spawn")  # MediaPipe graphs must not be forked from a parent that has one
+    with ctx.Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
+        yield from pool.imap_unordered(_extract_job, jobs)
+
+
+def import_ray():
+    """Ray, or a one-line error saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise SyriSignError(f"--engine ray needs Ray, which is not installed: {RAY_INSTALL}") from None
+    return ray
+
+
+def _run_ray(jobs: list[tuple[str, str]], workers: int, batch: int | None = None) -> Iterator[tuple]:
+    """Ray tasks on the cluster named by ``RAY_ADDRESS`` (or one already connected), else on a local Ray
+    started with ``workers`` CPUs. Input paths must be readable on every node (a shared filesystem);
+    results come back to the driver, which writes them."""
+    import os
+    ray = import_ray()
+    started = False
+    if not ray.is_initialized():
+        if os.environ.get("RAY_ADDRESS"):
+            ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                     runtime_env={"env_vars": {"GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "3"}})
+        started = True
+    try:
+        cpus = max(1, int(ray.cluster_resources().get("CPU", workers)))
+        # one video per task on a small job (balance), up to 16 per task on a corpus (overhead)
+        batch = batch or max(1, min(16, len(jobs) // (cpus * 8)))
+        task = ray.remote(num_cpus=1)(_extract_batch)
+        chunks = [jobs[i:i + batch] for i in range(0, len(jobs), batch)]
+        window = cpus * 4  # tasks in flight: keeps the driver's memory bounded on 75,000 videos
+        pending: dict = {}
+        it = iter(chunks)
+        for chunk in it:
+            pending[task.remote(chunk)] = chunk
+            if len(pending) >= window:
+                break
+        while pending:
+            (ref,), _ = ray.wait(list(pending), num_returns=1)
+            chunk = pending.pop(ref)
+            try:
+                results = ray.get(ref)
+            except Exception as e:  # a worker that died: its samples are logged, the rest goes on
+                msg = f"Ray task failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                results = [(sid, None, msg, 0.0) for sid, _ in chunk]
+            nxt = next(it, None)
+            if nxt is not None:
+                pending[task.remote(nxt)] = nxt
+            yield from results
+    finally:
+        if started:
+            ray.shutdown()
 
 
 @dataclass
@@ -56,6 +129,7 @@ class BuildReport:
     extract_seconds: float = 0.0
     wall_seconds: float = 0.0
     workers: int = 1
+    engine: str = "local"
 
     @property
     def extraction_fps(self) -> float:
@@ -66,7 +140,7 @@ class BuildReport:
                  f"{len(self.failed)} failed"]
         if self.frames_extracted:
             parts.append(f"MediaPipe {self.frames_extracted} frames at {self.extraction_fps:.1f} frames/s "
-                         f"with {self.workers} worker(s)")
+                         f"with {self.workers} worker(s)" + (" on Ray" if self.engine == "ray" else ""))
         return ", ".join(parts)
 
 
@@ -83,9 +157,19 @@ def _log_error(output: Path, sid: str, src: Path, err: str) -> None:
 
 
 def build_dataset(input: str | Path, output: str | Path, source: str | None = None, workers: int | None = None,
-                  limit: int | None = None, progress: bool = True) -> BuildReport:
-    """Build (or finish building) a dataset; returns what happened."""
+                  limit: int | None = None, progress: bool = True, engine: str = "local",
+                  ray_batch: int | None = None) -> BuildReport:
+    """Build (or finish building) a dataset; returns what happened.
+
+    ``engine="local"`` runs MediaPipe in ``workers`` processes of this machine; ``engine="ray"`` runs it as
+    Ray tasks (see :func:`_run_ray`). Both give the same files, manifest, resume and ``errors.log``.
+    """
     from tqdm import tqdm
+
+    if engine not in ENGINES:
+        raise SyriSignError(f"unknown engine {engine!r}: choose {' or '.join(ENGINES)}")
+    if engine == "ray":
+        import_ray()  # before any work: a missing Ray is a one-line error
 
     t_start = time.perf_counter()
     in_path, signed_language = resolve_input(str(input))
@@ -95,7 +179,7 @@ def build_dataset(input: str | Path, output: str | Path, source: str | None = No
     output = Path(output)
     (output / POSES).mkdir(parents=True, exist_ok=True)
     workers = max(1, workers or min(2, mp.cpu_count()))
-    report = BuildReport(source, output, total=len(items), workers=workers)
+    report = BuildReport(source, output, total=len(items), workers=workers, engine=engine)
 
     todo_extract: list[Item] = []
     todo_load: list[Item] = []
@@ -120,20 +204,24 @@ def build_dataset(input: str | Path, output: str | Path, source: str | None = No
 
     if todo_extract:
         by_id = {it.sample.id: it for it in todo_extract}
-        jobs = [(it.sample.id, str(it.path), str(output / POSES / f"{it.sample.id}.npz")) for it in todo_extract]
+        jobs = [(it.sample.id, str(it.path)) for it in todo_extract]
         t0 = time.perf_counter()
-        ctx = mp.get_context("spawn")  # MediaPipe graphs must not be forked from a parent that has one
-        with ctx.Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
-            for sid, err, n, secs in pool.imap_unordered(_extract_job, jobs):
-                if err:
-                    report.failed.append((sid, err))
-                    _log_error(output, sid, by_id[sid].path, err)
-                    bar.write(f"skipped {by_id[sid].path.name}: {err}")
-                else:
-                    report.built += 1
-                    report.frames_extracted += n
-                    report.extract_seconds += secs
-                bar.update()
+        results = _run_ray(jobs, workers, ray_batch) if engine == "ray" else _run_local(jobs, workers)
+        for sid, seq, err, secs in results:
+            if err is None:
+                try:  # written here, by the driver, atomically (temp file then rename)
+                    seq.save(output / POSES / f"{sid}.npz")
+                except Exception as e:
+                    err = f"cannot write the result: {type(e).__name__}: {e}"
+            if err:
+                report.failed.append((sid, err))
+                _log_error(output, sid, by_id[sid].path, err)
+                bar.write(f"skipped {by_id[sid].path.name}: {err}")
+            else:
+                report.built += 1
+                report.frames_extracted += len(seq)
+                report.extract_seconds += secs
+            bar.update()
         report.wall_seconds = time.perf_counter() - t0
     bar.close()
 
@@ -163,7 +251,8 @@ def build_dataset(input: str | Path, output: str | Path, source: str | None = No
         meta["split"] = old.meta["split"]
     if report.frames_extracted:
         meta["extraction"] = {"frames": report.frames_extracted, "seconds": round(report.wall_seconds, 2),
-                              "frames_per_second": round(report.extraction_fps, 2), "workers": workers}
+                              "frames_per_second": round(report.extraction_fps, 2), "workers": workers,
+                              "engine": engine}
     write_json(output / META, meta)
     report.wall_seconds = report.wall_seconds or (time.perf_counter() - t_start)
     return report

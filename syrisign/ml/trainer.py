@@ -1,8 +1,13 @@
 """The training loop, kept apart from the models (minGPT's trainer pattern).
 
 - Device, mixed precision and multi-GPU come from Hugging Face ``accelerate``: run a training
-  command under ``accelerate launch`` (or ``torchrun``) to train data-parallel on several GPUs;
-  on one device it is a plain loop. Mixed precision is bf16/fp16 on CUDA, off on the CPU.
+  command under ``accelerate launch`` (or ``torchrun``) to train data-parallel on several GPUs
+  or CPU processes; on one device it is a plain loop. Mixed precision is bf16/fp16 on CUDA, off on
+  the CPU. Data parallel: ``batch_size`` is per process (the global batch is ``batch_size`` x
+  processes), each process gets its share of every global batch, gradients are averaged after the
+  backward pass (not by DDP's wrapper, so step functions may call any method of the model), buffers
+  follow rank 0, the learning-rate schedule counts optimizer steps, and only the main process
+  writes the checkpoint (see ``syrisign.ml.distributed``).
 - Validation every epoch, early stopping on a monitored metric, a time budget.
 - One checkpoint file holds the best weights (what inference loads) and the training state
   (last weights, optimizer, epoch, history) so an interrupted run resumes where it stopped.
@@ -19,6 +24,7 @@ from typing import Any
 
 import torch
 
+from syrisign.ml import distributed as dist
 from syrisign.ml.checkpoint import load_checkpoint, save_checkpoint
 from syrisign.ml.device import pick_device, seed_everything
 
@@ -115,7 +121,21 @@ class Trainer:
                                              generator=torch.Generator().manual_seed(cfg.seed))
         trainable = params if params is not None else [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        total = max(1, cfg.epochs * len(loader))
+        self.distributed = self.accelerator.num_processes > 1
+        if self.distributed:
+            # no DDP wrapper: the trainers' step functions call the model's own methods (encode_pose, ...),
+            # which DDP would not see; gradients are averaged in fit() instead
+            model = model.to(self.accelerator.device)
+            dist.check_synced_codebooks(model)
+            dist.broadcast_module(model)
+            self.model = model
+            self.opt, self.loader = self.accelerator.prepare(opt, loader)
+        else:
+            self.model, self.opt, self.loader = self.accelerator.prepare(model, opt, loader)
+        self.params = [p for g in opt.param_groups for p in g["params"]]
+        # the schedule counts optimizer steps of this run (the sharded loader's length), so one process
+        # with a global batch of 2B and two processes with B each follow the same learning rates
+        total = max(1, cfg.epochs * len(self.loader))
         warm = min(cfg.warmup_steps, total // 10 + 1)
 
         def schedule(step: int) -> float:  # linear warm-up, cosine decay to 10 %
@@ -123,8 +143,7 @@ class Trainer:
                 return (step + 1) / warm
             return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
 
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-        self.model, self.opt, self.loader, self.sched = self.accelerator.prepare(model, opt, loader, sched)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
         self.device = self.accelerator.device
         self.history: list[dict] = []
         self.start_epoch, self.best, self.best_epoch, self.bad_epochs = 1, None, 0, 0
@@ -193,10 +212,14 @@ class Trainer:
                         loss, logs = self.step_fn(self.model, batch)
                     self.opt.zero_grad(set_to_none=True)
                     self.accelerator.backward(loss)
+                    if self.distributed:
+                        dist.average_gradients(self.params)
                     if cfg.grad_clip:
                         self.accelerator.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
                     self.opt.step()
                     self.sched.step()
+                    if self.distributed:
+                        dist.broadcast_module_buffers(self.model)
                     n += 1
                     logs = {"loss": float(loss.detach()), **{k: float(v) for k, v in logs.items()}}
                     for k, v in logs.items():
@@ -217,14 +240,20 @@ class Trainer:
                 else:
                     self.bad_epochs += 1
                 self._save(epoch)
+                if self.distributed:
+                    self.accelerator.wait_for_everyone()  # the checkpoint is complete before anyone reads it
                 if self.progress and self.accelerator.is_main_process:
                     shown = {k: v for k, v in row.items() if k != "epoch" and isinstance(v, float)}
                     tqdm.write(f"{self.kind} epoch {epoch}: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items())
                                + (" *" if self.best_epoch == epoch else ""))
-                if self.bad_epochs >= cfg.patience:
+                # the main process decides, so that every process stops after the same epoch
+                stop = 1 if self.bad_epochs >= cfg.patience else (
+                    2 if cfg.max_minutes and (time.perf_counter() - t0) / 60 > cfg.max_minutes else 0)
+                stop = dist.broadcast_int(stop, self.device)
+                if stop == 1:
                     stopped = f"early stopping: no better {cfg.monitor} for {cfg.patience} epochs"
                     break
-                if cfg.max_minutes and (time.perf_counter() - t0) / 60 > cfg.max_minutes:
+                if stop == 2:
                     stopped = f"time budget of {cfg.max_minutes:g} minutes"
                     break
         if self.best_state is not None:
