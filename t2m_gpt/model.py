@@ -38,6 +38,10 @@ class T2MConfig:
     dropout: float = 0.1
     corrupt_prob: float = 0.3
     cond_drop: float = 0.1
+    generator: str = "gpt"  # gpt (autoregressive, T2M-GPT) | masked (MoMask's masked base transformer)
+    num_quantizers: int = 1  # > 1: the VQ-VAE is residual; a residual transformer predicts layers 1..q-1
+    mask_steps: int = 10  # iterative decoding steps of the masked generator
+    residual_layers: int = 2  # transformer layers of the residual-token predictor
 
     @property
     def end(self) -> int:
@@ -179,10 +183,22 @@ def _sample(logits: torch.Tensor, temperature: float, top_k: int | None, generat
     return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
 
 
-def load_t2m(path_or_ckpt: str | Path | dict, device: torch.device | str = "cpu") -> tuple[T2MGPT, dict]:
-    """Rebuild the GPT (eval mode) from a checkpoint file or a loaded checkpoint dict."""
+def build_generator(cfg: T2MConfig) -> nn.Module:
+    """The model a configuration describes: the plain :class:`T2MGPT` (gpt over one codebook, the checkpoint
+    format of before), else a :class:`MotionGenerator` (masked base generator and/or residual layers)."""
+    from t2m_gpt.masked import MotionGenerator
+    if cfg.generator == "gpt" and cfg.num_quantizers <= 1:
+        return T2MGPT(cfg)
+    if cfg.generator not in ("gpt", "masked"):
+        raise ValueError(f"unknown generator {cfg.generator!r}: use gpt or masked")
+    return MotionGenerator(cfg)
+
+
+def load_t2m(path_or_ckpt: str | Path | dict, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
+    """Rebuild the generator (eval mode) from a checkpoint file or a loaded checkpoint dict; the configuration
+    says which classes (``generator``, ``num_quantizers``)."""
     ckpt = path_or_ckpt if isinstance(path_or_ckpt, dict) else load_checkpoint(path_or_ckpt, KIND)
     cfg = config_from_dict(T2MConfig, ckpt["config"])
-    model = T2MGPT(cfg)
+    model = build_generator(cfg)
     model.load_state_dict(ckpt["model"])
     return model.to(device).eval(), ckpt

@@ -65,6 +65,8 @@ class GenerativeProducer:
         self.gpt, _ = load_t2m(ckpt, self.device)
         self.vq, _ = load_vqvae(ckpt["vqvae"], self.device)
         self.features = FeatureConfig(**ckpt["features"])
+        self.retargeted = bool(ckpt.get("retarget", False))  # outputs are on this reference body
+        self.reference_body = ckpt.get("reference_body")
         self.train_texts: dict[str, list[str]] = ckpt.get("train_texts", {})
         self.arabic = any(_ARABIC.search(t) for ts in self.train_texts.values() for t in ts)
         self.seed, self.temperature, self.top_k = seed, temperature, top_k
@@ -100,13 +102,20 @@ class GenerativeProducer:
         for i, text in enumerate(texts):
             s = seeds[i] if seeds is not None else self.seed + zlib.crc32(text.encode("utf-8"))
             g = torch.Generator().manual_seed(int(s) % (2 ** 63))
-            (codes, ended), = self.gpt.generate(
-                emb[i:i + 1], max_tokens=self.max_tokens,
-                temperature=self.temperature if temperature is None else temperature,
-                top_k=self.top_k if top_k == -1 else top_k,
-                cfg_scale=self.cfg_scale if cfg_scale is None else cfg_scale, generator=g)
+            opts = dict(max_tokens=self.max_tokens, temperature=self.temperature if temperature is None else temperature,
+                        top_k=self.top_k if top_k == -1 else top_k,
+                        cfg_scale=self.cfg_scale if cfg_scale is None else cfg_scale, generator=g)
+            if hasattr(self.gpt, "sample"):  # MotionGenerator: masked and/or residual, codes (n, q)
+                (codes_t, ended), = self.gpt.sample(emb[i:i + 1], **opts)
+                codes_t = codes_t.to(self.device)
+                if not self.vq.cfg.residual:
+                    codes_t = codes_t[:, 0]
+                codes = codes_t.tolist()
+            else:
+                (codes, ended), = self.gpt.generate(emb[i:i + 1], **opts)
+                codes_t = torch.tensor(codes, dtype=torch.long, device=self.device)
             with torch.no_grad():
-                x = self.vq.decode(torch.tensor([codes], dtype=torch.long, device=self.device))[0]
+                x = self.vq.decode(codes_t.unsqueeze(0))[0]
             out.append((x.float().cpu().numpy(), codes, ended))
         return out
 
@@ -130,6 +139,8 @@ class GenerativeProducer:
             near, sim = self.nearest_training_text(text)
             meta = {"source": "generative", "text": text, "kind": u.kind, "item_index": u.item_index,
                     "tokens": len(codes), "ended": ended, "nearest_training_text": near,
-                    "similarity": round(sim, 4), "checkpoint": str(self.path)}
+                    "similarity": round(sim, 4), "checkpoint": str(self.path),
+                    "generator": getattr(self.gpt.cfg, "generator", "gpt"),
+                    "quantizer": self.vq.cfg.quantizer, "retargeted": self.retargeted}
             seqs.append(to_sequence(x, None, self.features, meta))
         return seqs

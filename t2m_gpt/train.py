@@ -109,6 +109,42 @@ def make_collate(text_table: np.ndarray, codebook_size: int, max_tokens: int):
     return collate
 
 
+def make_full_collate(text_table: np.ndarray, max_tokens: int):
+    """``(codes (b, l, q) with -1 at padding, lengths (b,) before the cut, cond (b, D))`` for a MotionGenerator."""
+    def collate(batch):
+        import torch
+        rows = [np.asarray(c, dtype=np.int64).reshape(len(c), -1) for c, _ in batch]
+        q = max(r.shape[1] for r in rows)
+        l = max(1, min(max(len(r) for r in rows), max_tokens))
+        codes = torch.full((len(batch), l, q), -1, dtype=torch.long)
+        for i, r in enumerate(rows):
+            r = r[:max_tokens]
+            if len(r):
+                codes[i, :len(r)] = torch.from_numpy(r)
+        lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
+        cond = torch.from_numpy(text_table[[t for _, t in batch]])
+        return codes, lengths, cond
+    return collate
+
+
+def generator_loss(model, items: list[TokenItem], text_table: np.ndarray, batch_size: int = 64, seed: int = 0) -> float:
+    """Mean training loss of a MotionGenerator on ``items`` (eval mode, masks drawn with a fixed seed)."""
+    import torch
+    dev = next(model.parameters()).device
+    col = make_full_collate(text_table, model.cfg.max_tokens)
+    was = model.training
+    model.eval()
+    total, n = 0.0, 0
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for k in range(0, len(items), batch_size):
+            codes, lengths, cond = col([(it.codes, it.text_ids[0]) for it in items[k:k + batch_size]])
+            total += float(model.loss(codes.to(dev), lengths.to(dev), cond.to(dev))) * len(codes)
+            n += len(codes)
+    model.train(was)
+    return total / max(n, 1)
+
+
 def cross_entropy(model, items: list[TokenItem], text_table: np.ndarray, batch_size: int = 64,
                   uncond: bool = False) -> float:
     """Mean per-token cross-entropy (nats) over codes and END, with each item's primary text, no corruption."""
@@ -171,7 +207,7 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
     from syrisign.ml.device import pick_device
     from syrisign.ml.text import get_text_encoder
     from syrisign.ml.trainer import Trainer, TrainConfig
-    from t2m_gpt.model import T2MConfig, T2MGPT
+    from t2m_gpt.model import T2MConfig, T2MGPT, build_generator
     from vqvae.data import load_split
     from vqvae.model import load_vqvae
 
@@ -193,7 +229,7 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
     feats, vsplit = vq_ckpt["features"], vq_ckpt["split"]
     split = load_split(cfg.dataset, vsplit["test_signers"], feats["layout"], feats["fps"], vsplit["val_frac"],
                        vsplit["seed"], max_frames=feats["max_frames"], trim_idle=feats["trim_idle"],
-                       progress=cfg.progress)
+                       progress=cfg.progress, retarget=bool(vq_ckpt.get("retarget", False)))
 
     # texts: every label of every item, embedded once by the frozen encoder
     enc = get_text_encoder(cfg.text_encoder)
@@ -202,8 +238,10 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
     tid = {t: i for i, t in enumerate(texts)}
 
     mcfg = T2MConfig(**{**cfg.model, "codebook_size": vq.cfg.codebook_size, "text_dim": int(table.shape[1]),
-                        "text_encoder": cfg.text_encoder})
+                        "text_encoder": cfg.text_encoder,
+                        "num_quantizers": vq.cfg.num_quantizers if vq.cfg.residual else 1})
     stride = vq.cfg.stride
+    plain = mcfg.generator == "gpt" and mcfg.num_quantizers <= 1  # the T2M-GPT model and checkpoint of before
 
     def token_items(items, copies, seed):
         seqs = tokenize(vq, items, copies, seed, progress=cfg.progress)
@@ -219,7 +257,7 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
               file=sys.stderr)
     from syrisign.ml.device import seed_everything
     seed_everything(tcfg.seed)  # the same initial weights on every run and every process
-    model = T2MGPT(mcfg)
+    model = build_generator(mcfg)
 
     path = Path(cfg.out) if cfg.out else default_checkpoint(split.dataset, "t2m")
     if path.is_file() and not cfg.fresh:
@@ -232,11 +270,16 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
         path.unlink()
 
     def step(m, batch):
+        if not plain:
+            codes, lengths, cond = batch
+            return getattr(m, "module", m).loss(codes, lengths, cond), {}
         idx, cond, tgt = batch
         _, loss = m(idx, cond, tgt)
         return loss, {}
 
     def validate(m):
+        if not plain:
+            return {"val_loss": generator_loss(getattr(m, "module", m), val_items, table)}
         return {"val_loss": cross_entropy(m, val_items, table)}
 
     train_texts: dict[str, list[str]] = {}
@@ -248,12 +291,15 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
                           "features": feats, "split": vsplit},
                 "vqvae_path": str(vq_path), "vqvae_epoch": vq_ckpt.get("train_state", {}).get("best_epoch"),
                 "features": feats, "split": split.describe, "train_texts": train_texts,
+                "retarget": bool(vq_ckpt.get("retarget", False)), "reference_body": vq_ckpt.get("reference_body"),
                 "token_lengths": {"max": min(longest, mcfg.max_tokens),
                                   "median": float(np.median([len(it.codes) for it in train_items]))},
                 "run": {k: v for k, v in asdict(cfg).items() if k not in ("model", "train")}}
 
     trainer = Trainer(model, tcfg, TokenData(train_items, tcfg.seed), step, validate, path, KIND, mcfg,
-                      checkpoint_extra=extra, collate_fn=make_collate(table, mcfg.codebook_size, mcfg.max_tokens),
+                      checkpoint_extra=extra,
+                      collate_fn=make_collate(table, mcfg.codebook_size, mcfg.max_tokens) if plain
+                      else make_full_collate(table, mcfg.max_tokens),
                       progress=cfg.progress)
     resumed = trainer.resume()
     if resumed and cfg.progress:
@@ -262,6 +308,23 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
     train_seconds = result.seconds
     model = trainer._unwrapped().eval()
 
+    if not plain:
+        ce = {"val_loss": generator_loss(model, val_items, table),
+              "test_loss": generator_loss(model, test_items, table) if test_items else None}
+    else:
+        ce = _plain_cross_entropy(model, mcfg, train_items, val_items, test_items, table)
+    report = {"checkpoint": str(path), "vqvae": str(vq_path), "dataset": split.dataset, "split": split.describe,
+              "layout": feats["layout"], "config": config_to_dict(mcfg), "train_config": asdict(tcfg),
+              "augment_copies": cfg.augment_copies, "train_sequences": len(train_items),
+              "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "stopped": result.stopped,
+              "train_seconds": round(train_seconds, 1), "resumed": resumed, "cross_entropy": ce,
+              "generator": mcfg.generator, "num_quantizers": mcfg.num_quantizers,
+              "retarget": bool(vq_ckpt.get("retarget", False)),
+              "device": str(trainer.device), "threads": torch.get_num_threads()}
+    return _finish_report(cfg, report, path, device, split, t0)
+
+
+def _plain_cross_entropy(model, mcfg, train_items, val_items, test_items, table) -> dict:
     ce = {"val": cross_entropy(model, val_items, table), "test": cross_entropy(model, test_items, table) if test_items else None,
           "unigram_val": unigram_cross_entropy(train_items, val_items, mcfg.codebook_size, mcfg.max_tokens),
           "unigram_test": unigram_cross_entropy(train_items, test_items, mcfg.codebook_size, mcfg.max_tokens)
@@ -272,12 +335,10 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
         ce["val_without_text"] = cross_entropy(model, val_items, table, uncond=True)
         if test_items:
             ce["test_without_text"] = cross_entropy(model, test_items, table, uncond=True)
-    report = {"checkpoint": str(path), "vqvae": str(vq_path), "dataset": split.dataset, "split": split.describe,
-              "layout": feats["layout"], "config": config_to_dict(mcfg), "train_config": asdict(tcfg),
-              "augment_copies": cfg.augment_copies, "train_sequences": len(train_items),
-              "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "stopped": result.stopped,
-              "train_seconds": round(train_seconds, 1), "resumed": resumed, "cross_entropy": ce,
-              "device": str(trainer.device), "threads": torch.get_num_threads()}
+    return ce
+
+
+def _finish_report(cfg, report, path, device, split, t0) -> dict:
     if cfg.evaluate and split.test:
         from t2m_gpt.evaluate import evaluate_generation
         from t2m_gpt.producer import GenerativeProducer
@@ -304,6 +365,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--vqvae", default=None, help="VQ-VAE checkpoint (default: $SYRISIGN_HOME/checkpoints/vqvae-<dataset>.pt)")
     m.add_argument("--text-encoder", default="use",
                    help="frozen text encoder: use (multilingual, 512-d), e5, minilm, or t5:<local dir> (e.g. AraT5)")
+    m.add_argument("--generator", default="gpt", choices=["gpt", "masked"],
+                   help="base-token generator: gpt (autoregressive, T2M-GPT) or masked (MoMask: masked transformer, "
+                        "cosine schedule, iterative decoding); a residual VQ-VAE adds the residual transformer")
+    m.add_argument("--mask-steps", type=int, default=10, help="iterative decoding steps of the masked generator")
+    m.add_argument("--residual-layers", type=int, default=2, help="transformer layers of the residual-token predictor")
     m.add_argument("--n-layer", type=int, default=3)
     m.add_argument("--n-head", type=int, default=4)
     m.add_argument("--n-embd", type=int, default=128)
@@ -326,7 +392,8 @@ def main(args) -> int:
         out=args.out, fresh=args.fresh, progress=not args.no_progress, evaluate=not args.no_eval,
         eval_samples=args.eval_samples,
         model={"n_layer": args.n_layer, "n_head": args.n_head, "n_embd": args.n_embd, "dropout": args.dropout,
-               "max_tokens": args.max_tokens, "corrupt_prob": args.corrupt_prob, "cond_drop": args.cond_drop},
+               "max_tokens": args.max_tokens, "corrupt_prob": args.corrupt_prob, "cond_drop": args.cond_drop,
+               "generator": args.generator, "mask_steps": args.mask_steps, "residual_layers": args.residual_layers},
         train=train_overrides(args))
     if args.test_signers is not None or args.val_frac != 0.1:
         print("note: the GPT uses the held-out signers and validation share of its VQ-VAE", file=sys.stderr)
@@ -337,6 +404,18 @@ def main(args) -> int:
 
 def print_report(r: dict) -> None:
     ce = r["cross_entropy"]
+    if "val_loss" in ce:
+        print(f"generator {r.get('generator')} x{r.get('num_quantizers')} {r['dataset']} ({r['layout']}"
+              + (", retargeted" if r.get("retarget") else "") + f"): best epoch {r['best_epoch']} of "
+              f"{r['epochs_run']} ({r['stopped']}), {r['train_seconds'] / 60:.1f} min training, peak memory "
+              f"{r['peak_memory_mb']} MB; loss val {ce['val_loss']:.3f}"
+              + (f", test {ce['test_loss']:.3f}" if ce.get("test_loss") is not None else ""))
+        gen = r.get("generation")
+        if gen:
+            from t2m_gpt.evaluate import format_table
+            print(format_table(gen))
+        print(f"  checkpoint: {r['checkpoint']}")
+        return
     print(f"T2M-GPT {r['dataset']} ({r['layout']}): best epoch {r['best_epoch']} of {r['epochs_run']} "
           f"({r['stopped']}), {r['train_seconds'] / 60:.1f} min training, peak memory {r['peak_memory_mb']} MB")
     print(f"  cross-entropy (nats/token): val {ce['val']:.3f} (unigram {ce['unigram_val']:.3f}"

@@ -238,3 +238,108 @@ def test_arat5_style_text_encoder_option(trained, tmp_path):
     assert model.cfg.text_dim == 24 and model.cfg.text_encoder == f"t5:{t5}"
     seq = load_producer("generative", checkpoint=str(out)).produce([SignUnit("لا", "no")])[0]
     assert seq.skeleton.name == "kinect20" and len(seq) >= 4
+
+
+# -- masked generation and residual layers (issue 17) ------------------------------------------------
+@pytest.fixture
+def one_thread():
+    """Tiny models run faster on one thread of a shared CPU."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _tiny_masked(q: int = 1, generator: str = "masked"):
+    from t2m_gpt.model import build_generator
+    torch.manual_seed(0)
+    return build_generator(T2MConfig(codebook_size=K, text_dim=D, max_tokens=12, n_layer=2, n_head=2, n_embd=32,
+                                     dropout=0.0, cond_drop=0.0, generator=generator, num_quantizers=q,
+                                     mask_steps=4, residual_layers=1))
+
+
+def test_masked_generation_fills_every_masked_position(one_thread):
+    from t2m_gpt.masked import MaskedTransformer, cosine_schedule
+    gen = _tiny_masked().eval()
+    base = gen.base
+    assert isinstance(base, MaskedTransformer) and gen.residual is None
+    assert cosine_schedule(0.0) == 1.0 and cosine_schedule(1.0) < 1e-9
+    cond = torch.randn(3, D)
+    lengths = torch.tensor([5, 12, 1])
+    for temperature, steps in ((1.0, 4), (0.0, 1), (1.0, 12)):
+        g = torch.Generator().manual_seed(0)
+        out = base.generate(cond, lengths, steps=steps, temperature=temperature, top_k=5, generator=g)
+        assert out.shape == (3, 12)
+        real = torch.arange(12).unsqueeze(0) < lengths.unsqueeze(1)
+        assert ((out[real] >= 0) & (out[real] < K)).all()  # every masked position got a code, no MASK left
+        assert (out[~real] == -1).all()
+    # with a residual VQ-VAE the residual transformer fills the other layers at every position
+    gen3 = _tiny_masked(q=3).eval()
+    rows = gen3.sample(cond, max_tokens=12, top_k=5, generator=torch.Generator().manual_seed(1))
+    for codes, ended in rows:
+        assert codes.dim() == 2 and codes.shape[1] == 3 and 1 <= len(codes) <= 12 and ended
+        assert ((codes >= 0) & (codes < K)).all()
+    # the autoregressive base generator also works with the residual layers
+    rows = _tiny_masked(q=3, generator="gpt").eval().sample(cond, max_tokens=6, generator=torch.Generator().manual_seed(2))
+    assert all(c.shape[1] == 3 and len(c) <= 6 for c, _ in rows)
+
+
+def test_masked_generator_learns_two_sequences(one_thread):
+    from t2m_gpt.train import make_full_collate
+    gen = _tiny_masked(q=2)
+    table = np.random.default_rng(0).normal(size=(2, D)).astype(np.float32)
+    two = [[[c, (c * 3) % K] for c in SEQS[0]], [[c, (c * 5) % K] for c in SEQS[1]]]
+    codes, lengths, cond = make_full_collate(table, 12)([(two[0], 0), (two[1], 1)])
+    assert codes.shape == (2, 7, 2) and (codes[0, 5:] == -1).all() and lengths.tolist() == [5, 7]
+    opt = torch.optim.AdamW(gen.parameters(), lr=3e-3)
+    gen.train()
+    first = None
+    for _ in range(200):
+        loss = gen.loss(codes, lengths, cond)
+        first = first if first is not None else float(loss.detach())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss.detach()) < first / 3
+    gen.eval()
+    rows = gen.sample(cond, temperature=0.0)
+    assert [len(c) for c, _ in rows] == [5, 7]  # the length head
+    assert rows[0][0].tolist() == two[0] and rows[1][0].tolist() == two[1]
+
+
+@pytest.fixture(scope="module")
+def trained_masked(data_dir, tmp_path_factory):
+    """Residual VQ-VAE on retargeted clips and the masked generator, a few epochs on 3 ISL words."""
+    root = tmp_path_factory.mktemp("t2m-masked")
+    ds = build_tiny_isl(data_dir, root / "tiny-isl")
+    vq, gen = root / "vq.pt", root / "t2m.pt"
+    common = ["--dataset", str(ds), "--test-signers", "rajat", "--threads", "1", "--no-progress"]
+    assert cli(["train", "vqvae", *common, "--epochs", "2", "--codebook-size", "16", "--code-dim", "16",
+                "--width", "32", "--depth", "1", "--batch-size", "4", "--quantizer", "residual",
+                "--num-quantizers", "3", "--retarget", "--out", str(vq)]) == 0
+    assert cli(["train", "t2m", *common, "--vqvae", str(vq), "--epochs", "2", "--n-layer", "1", "--n-embd", "32",
+                "--n-head", "2", "--augment-copies", "0", "--batch-size", "4", "--eval-samples", "1",
+                "--generator", "masked", "--residual-layers", "1", "--mask-steps", "3", "--out", str(gen)]) == 0
+    return ds, vq, gen
+
+
+def test_masked_residual_checkpoint_generates_through_the_producer(trained_masked):
+    from t2m_gpt.masked import MotionGenerator
+    _, vq, gen = trained_masked
+    report = json.loads(gen.with_suffix(".metrics.json").read_text())
+    assert report["generator"] == "masked" and report["num_quantizers"] == 3 and report["retarget"]
+    assert np.isfinite(report["generation"]["rows"]["T2M-GPT sampled"]["dtw_mje"])
+    vrep = json.loads(vq.with_suffix(".metrics.json").read_text())
+    assert len(vrep["test"]["perplexity_layers"]) == 3 and vrep["retarget"]
+    ck = torch.load(gen, weights_only=False)
+    assert ck["config"]["generator"] == "masked" and ck["vqvae"]["config"]["quantizer"] == "residual"
+    assert ck["retarget"] and ck["reference_body"]["forearm"]["right"] > 0
+    model, _ = load_t2m(gen)
+    assert isinstance(model, MotionGenerator)
+    prod = load_producer("generative", checkpoint=str(gen))
+    seqs = prod.produce([SignUnit("نعم", "yes"), SignUnit("مرحبا", "hello")])
+    for s in seqs:
+        assert s.skeleton.name == "kinect20" and len(s) % 4 == 0 and np.isfinite(s.data).all()
+        assert s.meta["generator"] == "masked" and s.meta["quantizer"] == "residual" and s.meta["retargeted"]
+    again = load_producer("generative", checkpoint=str(gen)).produce([SignUnit("نعم", "yes")])
+    np.testing.assert_array_equal(again[0].data, seqs[0].data)

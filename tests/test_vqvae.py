@@ -175,3 +175,106 @@ def test_codebook_metrics():
     counts = code_counts(np.array([[0, 1, 2, 3], [0, 1, 2, 3]]), 8)
     assert perplexity(counts) == pytest.approx(4.0) and usage(counts) == 0.5
     assert perplexity(code_counts(np.array([5, 5, 5, -1]), 8)) == pytest.approx(1.0)
+
+
+# -- residual quantization and retargeting (issue 17) -----------------------------------------------
+def test_residual_quantization_round_trips_indices_to_the_quantized_output():
+    m = _tiny_model(quantizer="residual", num_quantizers=3)
+    x, jm, fm = _batch()
+    for _ in range(3):  # EMA updates, dead-code resets and quantize dropout in training mode
+        m.train()(x, jm, fm)
+    m.eval()
+    out = m(x, jm, fm)
+    assert out.indices.shape == (3, 10, 3) and out.token_mask.shape == (3, 10)
+    assert (out.indices[~out.token_mask] == -1).all() and (out.indices[out.token_mask] >= 0).all()
+    # the indices give back the quantized latents the decoder saw, and so the reconstruction
+    xp, jmp, fmp = m._pad(x, jm & fm.unsqueeze(-1), fm)
+    h = m._encode_latent(xp, jmp)
+    q, idx, _ = m.quantizer(h, mask=out.token_mask, freeze_codebook=True)
+    assert torch.equal(idx, out.indices)
+    assert torch.allclose(m.quantized(out.indices)[out.token_mask], q[out.token_mask], atol=1e-5)
+    assert torch.allclose(m.decode(out.indices)[:, : x.shape[1]], out.recon, atol=1e-5)
+    # a prefix of the layers decodes on its own (the base layer alone is its codebook's code)
+    base = m.quantized(out.indices[..., :1])
+    first = m.quantizer.layers[0]._codebook.embed[0][out.indices[..., 0].clamp(min=0)]
+    assert torch.allclose(base[out.token_mask], first[out.token_mask], atol=1e-5)
+    # encode gives the same indices as forward
+    enc, tm = m.encode(x, jm, fm)
+    assert torch.equal(enc, out.indices) and torch.equal(tm, out.token_mask)
+    # the config and the weights reload through a checkpoint dict
+    from syrisign.ml.checkpoint import config_to_dict
+    m2, _ = load_vqvae({"config": config_to_dict(m.cfg), "model": m.state_dict()})
+    assert m2.cfg.quantizer == "residual" and torch.equal(m2.decode(out.indices), m.decode(out.indices))
+
+
+def _arm_clip(forearm: float, upper: float, t: int = 48, phase: float = 0.0):
+    """A kinect20 clip of a signer with the given arm bones (shoulder width 1): the right arm waves."""
+    from syrisign.pose import PoseSequence
+    from syrisign.skeletons import get_skeleton
+    sk = get_skeleton("kinect20")
+    ix = sk.index
+    data = np.zeros((t, 20, 3), np.float32)
+    for name, p in {"body.Head": (0, -0.9), "body.Neck": (0, -0.3), "body.ShoulderL": (0.5, 0), "body.ShoulderR": (-0.5, 0),
+                    "body.SpineMid": (0, 0.8), "body.SpineBase": (0, 1.6), "body.HipL": (0.3, 1.6), "body.HipR": (-0.3, 1.6),
+                    "body.KneeL": (0.3, 2.5), "body.KneeR": (-0.3, 2.5), "body.AnkleL": (0.3, 3.3), "body.AnkleR": (-0.3, 3.3),
+                    "body.FootL": (0.35, 3.4), "body.FootR": (-0.35, 3.4)}.items():
+        data[:, ix[name], :2] = p
+    a = np.linspace(0, 2 * np.pi, t) + phase
+    for side, sx, move in (("L", 0.5, 0.0), ("R", -0.5, 1.0)):
+        up = np.pi / 2 - move * (0.5 + 0.4 * np.sin(a))  # angle of the upper arm from the x axis
+        lo = up - move * (1.0 + 0.5 * np.cos(a))
+        sgn = 1 if side == "L" else -1
+        elbow = np.stack([sx + sgn * upper * np.cos(up), upper * np.sin(up)], -1)  # in the image plane (z 0)
+        wrist = elbow + np.stack([sgn * forearm * np.cos(lo), forearm * np.sin(lo)], -1)
+        data[:, ix[f"body.Elbow{side}"], :2] = elbow
+        data[:, ix[f"body.Wrist{side}"], :2] = wrist
+        data[:, ix[f"body.Hand{side}"], :2] = wrist + 0.1 * (wrist - elbow)
+    return PoseSequence(data, np.ones((t, 20), np.float32), 25.0, sk).normalize()
+
+
+STEPS = 300
+
+
+def test_a_model_trained_on_retargeted_clips_decodes_to_the_reference_bone_lengths():
+    from syrisign.ml.features import Standardizer, collate, prepare, FeatureConfig, to_sequence
+    from syrisign.retarget import dominant_hand, measure_body
+    from syrisign.signers import signer_body
+    from vqvae.data import one_signer
+    # two signers with short and long arms; the reference body is a third's
+    short = [_arm_clip(0.9, 0.95, phase=p) for p in (0.0, 1.0, 2.0)]
+    long_ = [_arm_clip(1.4, 1.3, phase=p) for p in (0.5, 1.5, 2.5)]
+    ref = signer_body([measure_body([c]) for c in [_arm_clip(1.1, 1.1, phase=0.3)]], "ref").symmetric()
+    clips = []
+    for group in (short, long_):
+        body = signer_body([measure_body([c]) for c in group], "src")
+        clips += [one_signer(c, body, ref, dominant_hand(c), "right") for c in group]
+    for c in clips:  # the retargeted clips have the reference bones
+        got = measure_body([c])
+        assert got.forearm["right"] == pytest.approx(ref.forearm["right"], rel=0.03)
+    feats = FeatureConfig(layout="kinect20", fps=25.0)
+    arrays = [prepare(c, feats) for c in clips]
+    torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model: one thread is faster on a shared CPU
+    m = MotionVQVAE(VQVAEConfig(layout="kinect20", num_joints=20, width=32, depth=1, code_dim=16, codebook_size=16,
+                                quantizer="residual", num_quantizers=2))
+    st = Standardizer.fit(arrays, min_std=0.05)
+    m.set_stats(st.mean, st.std)
+    x, jm, fm = collate(arrays)
+    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+    m.train()
+    for _ in range(STEPS):
+        loss = m(x, jm, fm).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    torch.set_num_threads(threads)
+    m.eval()
+    idx, _ = m.encode(x, jm, fm)
+    with torch.no_grad():
+        out = m.decode(idx)[:, : x.shape[1]].numpy()
+    for i in range(len(clips)):
+        got = measure_body([to_sequence(out[i], None, feats)])
+        # on the reference body (1.1 and 1.1 shoulder widths), neither signer's own (0.9/0.95 or 1.4/1.3)
+        assert got.forearm["right"] == pytest.approx(ref.forearm["right"], rel=0.1)
+        assert got.upper_arm["right"] == pytest.approx(ref.upper_arm["right"], rel=0.1)

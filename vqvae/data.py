@@ -4,6 +4,14 @@ The dataset on disk is never changed: the split is computed here, in memory, fro
 held-out signers (``test_signers``) and a seeded per-class share of the remaining samples
 for validation. The test set keeps only classes seen in training, so that generated signs of
 seen words can be compared with other signers' recordings.
+
+With ``retarget=True`` every recording (training, validation and test) is first moved onto one
+reference body and one dominant hand with the project's one-signer API (:mod:`syrisign.retarget`,
+the same steps as :class:`syrisign.signers.OneSigner`): each signer's body is measured on their own
+recordings (:func:`syrisign.signers.signer_body`), the reference body is the training signer with the
+most recordings (as :meth:`SignerBook.target` picks the lexicon's reference), each clip is retargeted
+from its signer's body onto it, mirrored to a right dominant hand and, when one-handed, its other arm is
+held still. A code then stands for a movement on that body, and a model decodes onto it.
 """
 from __future__ import annotations
 
@@ -42,6 +50,54 @@ class Split:
     dataset: str
     test_signers: list[str]
     describe: dict = field(default_factory=dict)
+    body: dict | None = None  # the reference body (Body.to_dict) the clips were retargeted onto, None if not
+
+
+SIGNER_SAMPLE = 24  # recordings of a signer measured for their body (as SignerBook does)
+
+
+def _signer_bodies(seqs_by_signer: dict, progress: bool = False) -> tuple[dict, dict, dict]:
+    """Per signer: their body, their dominant hand (majority of one-handed clips); per clip id: its handedness."""
+    from syrisign.retarget import dominant_hand, measure_body
+    from syrisign.signers import signer_body
+    bodies, dominant, handed = {}, {}, {}
+    for signer, pairs in sorted(seqs_by_signer.items()):
+        pairs = sorted(pairs, key=lambda p: p[0])
+        idx = (range(len(pairs)) if len(pairs) <= SIGNER_SAMPLE
+               else np.linspace(0, len(pairs) - 1, SIGNER_SAMPLE).round().astype(int))
+        clips = []
+        for k in idx:
+            try:
+                clips.append(measure_body([pairs[int(k)][1]]))
+            except Exception:  # noqa: BLE001 - a clip that cannot be measured adds nothing
+                continue
+        if not clips:
+            continue
+        bodies[signer] = signer_body(clips, signer)
+        votes = {"left": 0, "right": 0}
+        for cid, seq in pairs:
+            try:
+                h = dominant_hand(seq)
+            except Exception:  # noqa: BLE001
+                continue
+            handed[cid] = h
+            if not h.two_handed:
+                votes[h.dominant] += 1
+        dominant[signer] = "left" if votes["left"] > votes["right"] else "right"
+    return bodies, dominant, handed
+
+
+def one_signer(seq, source, target, handed, signer_dominant: str, hand: str = "right"):
+    """``seq`` (normalized) on the ``target`` body, signed with ``hand``: OneSigner.prepare's steps."""
+    from syrisign.retarget import retarget, steady_other_hand, with_dominant
+    c = retarget(seq, source, target) if source is not None else seq
+    if handed is None:
+        return with_dominant(c, hand, signer_dominant)[0]
+    dom = signer_dominant if handed.two_handed else handed.dominant
+    c, _ = with_dominant(c, hand, dom)
+    if not handed.two_handed:
+        c = steady_other_hand(c, hand)
+    return c
 
 
 def sample_texts(sample) -> list[str]:
@@ -50,8 +106,9 @@ def sample_texts(sample) -> list[str]:
 
 def load_split(dataset: str, test_signers: list[str] | None = None, layout: str | None = None,
                fps: float = 25.0, val_frac: float = 0.1, seed: int = 0, max_frames: int = 512,
-               trim_idle: bool = False, progress: bool = True) -> Split:
-    """Prepared arrays (normalized, resampled to ``fps``, reduced to ``layout``) of the three splits."""
+               trim_idle: bool = False, progress: bool = True, retarget: bool = False) -> Split:
+    """Prepared arrays (normalized, resampled to ``fps``, reduced to ``layout``) of the three splits;
+    with ``retarget`` all of them on one reference body and a right dominant hand (module docstring)."""
     from tqdm import tqdm
 
     from syrisign.data import ensure_dataset
@@ -87,11 +144,37 @@ def load_split(dataset: str, test_signers: list[str] | None = None, layout: str 
             n = 1
         val_ids.update(s.id for s in group[:n])
 
+    body = None
+    cache: dict = {}
+    if retarget:
+        from syrisign.retarget import Body
+        by_signer: dict = defaultdict(list)
+        for s in tqdm([*train_s, *test_s], desc=f"{name} bodies", leave=False, disable=not progress):
+            try:
+                cache[s.id] = ds.load(s).normalize()
+            except Exception as e:  # noqa: BLE001
+                tqdm.write(f"skipping {s.id}: {e}")
+                continue
+            by_signer[s.signer].append((s.id, cache[s.id]))
+        bodies, dominant, handed = _signer_bodies(by_signer)
+        counts = defaultdict(int)
+        for s in train_s:
+            counts[s.signer] += 1
+        ref = max(sorted(c for c in counts if c in bodies), key=lambda c: counts[c])
+        target = bodies[ref].symmetric()
+        body = Body.from_dict({**target.to_dict(), "name": f"{name}:{ref}"}).to_dict()
+
+    def load_seq(s):
+        if not retarget:
+            return ds.load(s)
+        seq = cache.pop(s.id)
+        return one_signer(seq, bodies.get(s.signer), target, handed.get(s.id), dominant.get(s.signer, "right"))
+
     def load(samples, desc):
         out = []
         for s in tqdm(samples, desc=desc, leave=False, disable=not progress):
             try:
-                x, m = prepare(ds.load(s), feats)
+                x, m = prepare(load_seq(s), feats)
             except Exception as e:  # one bad file is skipped, never the end of the run
                 tqdm.write(f"skipping {s.id}: {e}")
                 continue
@@ -106,8 +189,11 @@ def load_split(dataset: str, test_signers: list[str] | None = None, layout: str 
         raise SyriSignError(f"{name}: too few samples for training and validation ({len(train)}, {len(val)})")
     desc = {"dataset": name, "test_signers": sorted(test_signers), "val_frac": val_frac, "seed": seed,
             "counts": {"train": len(train), "val": len(val), "test": len(test)},
-            "train_classes": len(seen), "test_classes": len({it.class_key for it in test})}
-    return Split(train, val, test, feats, name, sorted(test_signers), desc)
+            "train_classes": len(seen), "test_classes": len({it.class_key for it in test}),
+            "retarget": bool(retarget)}
+    if body is not None:
+        desc["reference_body"] = body
+    return Split(train, val, test, feats, name, sorted(test_signers), desc, body)
 
 
 def crop(x: np.ndarray, m: np.ndarray, window: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,11 @@
 A 1-D convolutional encoder with dilated residual blocks downsamples time by ``2**down_t``
 (4 by default), :class:`vector_quantize_pytorch.VectorQuantize` maps every latent step to
 one of ``codebook_size`` codes (EMA codebook updates, k-means initialisation, dead-code
-reset), and a mirrored decoder upsamples back to poses.
+reset), and a mirrored decoder upsamples back to poses. With ``quantizer="residual"``
+:class:`vector_quantize_pytorch.ResidualVQ` quantizes each step with ``num_quantizers`` codebooks in
+turn (each codes what the layers before it left), as in MoMask: the indices are then ``(b, n, q)``,
+layer 0 the base tokens; training drops the later layers at random (quantize dropout), so that a
+prefix of the layers decodes on its own.
 
 Notation: ``b`` batch, ``t`` frames, ``n = t / 2**down_t`` tokens, ``j`` joints,
 ``c`` channels, ``d`` code width.
@@ -22,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
-from vector_quantize_pytorch import VectorQuantize
+from vector_quantize_pytorch import ResidualVQ, VectorQuantize
 
 from syrisign.ml.checkpoint import config_from_dict, load_checkpoint
 
@@ -50,6 +54,13 @@ class VQVAEConfig:
     vel_weight: float = 0.5  # lambda of the velocity loss (paper: L_pose + lambda * L_delta)
     recon_loss: str = "l1"  # l1 | l2 | smooth_l1, on normalized coordinates
     dropout: float = 0.0
+    quantizer: str = "single"  # single (one codebook, T2M-GPT) | residual (ResidualVQ, MoMask)
+    num_quantizers: int = 1  # layers of the residual quantizer (1 for single)
+    quantize_dropout: bool = True  # residual: train with the later layers dropped at random (MoMask)
+
+    @property
+    def residual(self) -> bool:
+        return self.quantizer == "residual"
 
     @property
     def in_dim(self) -> int:
@@ -135,7 +146,7 @@ def mpjpe_sum(pred: torch.Tensor, x: torch.Tensor, joint_mask: torch.Tensor) -> 
 @dataclass
 class VQOutput:
     recon: torch.Tensor  # (b, t, j, 3) normalized units
-    indices: torch.Tensor  # (b, n) long, -1 where the token is padding
+    indices: torch.Tensor  # (b, n) long, or (b, n, q) for the residual quantizer; -1 where the token is padding
     token_mask: torch.Tensor  # (b, n) bool
     loss: torch.Tensor  # scalar: pose + lambda * velocity + commitment
     logs: dict  # float scalars: pose, vel, commit, mpjpe
@@ -152,12 +163,21 @@ class MotionVQVAE(nn.Module):
         from syrisign.ml.distributed import init_distributed
         # data parallel: the EMA codebook updates (counts, sums, k-means init, dead-code re-seeding) are
         # all-reduced across processes so the codebook stays identical on every rank; the process group
-        # must exist before VectorQuantize is built, hence init_distributed() here
-        self.quantizer = VectorQuantize(
-            dim=cfg.code_dim, codebook_size=cfg.codebook_size, decay=cfg.ema_decay,
-            commitment_weight=cfg.commitment_weight, kmeans_init=cfg.kmeans_init,
-            threshold_ema_dead_code=cfg.dead_code_threshold, use_cosine_sim=cfg.cosine,
-            sync_codebook=init_distributed())
+        # must exist before VectorQuantize is built, hence init_distributed() here (every layer of a
+        # residual quantizer is a VectorQuantize with the same options)
+        vq_kwargs = dict(dim=cfg.code_dim, codebook_size=cfg.codebook_size, decay=cfg.ema_decay,
+                         commitment_weight=cfg.commitment_weight, kmeans_init=cfg.kmeans_init,
+                         threshold_ema_dead_code=cfg.dead_code_threshold, use_cosine_sim=cfg.cosine,
+                         sync_codebook=init_distributed())
+        if cfg.quantizer == "residual":
+            if cfg.num_quantizers < 2:
+                raise ValueError("a residual quantizer needs num_quantizers >= 2")
+            self.quantizer = ResidualVQ(num_quantizers=cfg.num_quantizers,
+                                        quantize_dropout=cfg.quantize_dropout, **vq_kwargs)
+        elif cfg.quantizer == "single":
+            self.quantizer = VectorQuantize(**vq_kwargs)
+        else:
+            raise ValueError(f"unknown quantizer {cfg.quantizer!r}: use single or residual")
         # normalization statistics of the training set (per joint coordinate); set by set_stats
         self.register_buffer("mean", torch.zeros(cfg.num_joints, 3))
         self.register_buffer("std", torch.ones(cfg.num_joints, 3))
@@ -204,6 +224,7 @@ class MotionVQVAE(nn.Module):
         tm = self.token_mask(fm)  # (b, n)
         h = self._encode_latent(xp, jm)  # (b, n, d)
         q, idx, commit = self.quantizer(h, mask=tm)
+        commit = commit.sum()  # the residual quantizer returns one loss per layer
         recon = self._decode_latent(q)[:, :t]  # (b, t, j, 3)
         cfg = self.cfg
         pose = _masked_mean(_elementwise(cfg.recon_loss, recon, x), joint_mask)
@@ -235,11 +256,25 @@ class MotionVQVAE(nn.Module):
         _, idx, _ = self.quantizer(h, mask=tm, freeze_codebook=True)
         return idx, tm
 
+    def quantized(self, indices: torch.Tensor) -> torch.Tensor:
+        """Code indices ``(b, n)`` (single) or ``(b, n, q')`` with ``q' <= num_quantizers`` (residual: the first
+        ``q'`` layers) -> the quantized latents ``(b, n, d)``, zero at padding (index -1)."""
+        if self.cfg.residual:
+            if indices.dim() == 2:
+                indices = indices.unsqueeze(-1)
+            q_ = indices.shape[-1]
+            if q_ < self.cfg.num_quantizers:  # missing layers contribute nothing (as when dropped in training)
+                indices = F.pad(indices, (0, self.cfg.num_quantizers - q_), value=-1)
+            valid = indices[..., 0] >= 0
+            q = self.quantizer.project_out(self.quantizer.get_codes_from_indices(indices).sum(0))  # -1: zero
+        else:
+            valid = indices >= 0
+            q = self.quantizer.get_output_from_indices(indices.clamp(min=0))  # (b, n, d)
+        return torch.where(valid.unsqueeze(-1), q, torch.zeros_like(q))  # padding is zero, as in forward
+
     def decode(self, indices: torch.Tensor) -> torch.Tensor:
-        """Code indices ``(b, n)`` -> poses ``(b, n * stride, j, 3)`` in normalized units."""
-        q = self.quantizer.get_output_from_indices(indices.clamp(min=0))  # (b, n, d)
-        q = torch.where((indices >= 0).unsqueeze(-1), q, torch.zeros_like(q))  # padding is zero, as in forward
-        return self._decode_latent(q)
+        """Code indices ``(b, n)`` or ``(b, n, q)`` -> poses ``(b, n * stride, j, 3)`` in normalized units."""
+        return self._decode_latent(self.quantized(indices))
 
 
 def load_vqvae(path_or_ckpt: str | Path | dict, device: torch.device | str = "cpu"

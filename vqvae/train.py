@@ -28,6 +28,7 @@ class VQTrainConfig:
     window: int = 64  # training window in frames (64/84/168); shorter samples are used whole
     val_frac: float = 0.1
     augment: bool = True
+    retarget: bool = False  # every clip on the reference body and a right dominant hand (vqvae.data)
     out: str | None = None  # checkpoint path; default $SYRISIGN_HOME/checkpoints/vqvae-<dataset>.pt
     fresh: bool = False
     progress: bool = True
@@ -107,7 +108,7 @@ def evaluate_vqvae(model, items, batch_size: int = 64) -> dict:
     dev = next(model.parameters()).device
     comps = get_skeleton(cfg.layout).slices
     err_sum, err_n, err2_sum = 0.0, 0, 0.0
-    static_sum, mean_sum = 0.0, 0.0  # baselines: each sequence's own mean pose held still; the training mean pose
+    static_sum, static2_sum, mean_sum = 0.0, 0.0, 0.0  # baselines: each sequence's own mean pose held still; the training mean pose
     comp_sum = {c: 0.0 for c in comps}
     comp_n = {c: 0 for c in comps}
     loss_sum, commit_sum, pose_sum, nb = 0.0, 0.0, 0.0, 0
@@ -125,6 +126,7 @@ def evaluate_vqvae(model, items, batch_size: int = 64) -> dict:
             w = jm.unsqueeze(-1).float()
             own = (x * w).sum(1, keepdim=True) / w.sum(1, keepdim=True).clamp(min=1)  # (b, 1, j, 3)
             static_sum += float((torch.linalg.vector_norm(x - own, dim=-1) * jm).sum())
+            static2_sum += float((torch.linalg.vector_norm(x[..., :2] - own[..., :2], dim=-1) * jm).sum())
             mean_sum += float((torch.linalg.vector_norm(x - model.mean, dim=-1) * jm).sum())
             err_n += int(jm.sum())
             for c, sl in comps.items():
@@ -134,14 +136,20 @@ def evaluate_vqvae(model, items, batch_size: int = 64) -> dict:
             commit_sum += out.logs["commit"]
             pose_sum += out.logs["pose"]
             nb += 1
-            all_idx.append(out.indices[out.token_mask].cpu().numpy())
+            all_idx.append(out.indices[out.token_mask].cpu().numpy())  # (N,) or (N, q)
     model.train(was_training)
-    counts = code_counts(np.concatenate(all_idx) if all_idx else np.zeros(0, int), cfg.codebook_size)
+    flat = np.concatenate(all_idx) if all_idx else np.zeros((0,) + ((cfg.num_quantizers,) if cfg.residual else ()), int)
+    layers = [code_counts(flat[:, k], cfg.codebook_size) for k in range(flat.shape[1])] if flat.ndim == 2 else None
+    counts = layers[0] if layers else code_counts(flat, cfg.codebook_size)  # the base layer for a residual VQ
     res = {"loss": loss_sum / max(nb, 1), "pose_loss": pose_sum / max(nb, 1), "mpjpe": err_sum / max(err_n, 1),
            "mpjpe_2d": err2_sum / max(err_n, 1), "mpjpe_own_static_pose": static_sum / max(err_n, 1),
+           "mpjpe_2d_own_static_pose": static2_sum / max(err_n, 1),
            "mpjpe_training_mean_pose": mean_sum / max(err_n, 1),
            "perplexity": perplexity(counts), "usage": usage(counts), "commit": commit_sum / max(nb, 1),
            "tokens": int(counts.sum()), "samples": len(items)}
+    if layers:
+        res["perplexity_layers"] = [perplexity(c) for c in layers]
+        res["usage_layers"] = [usage(c) for c in layers]
     if len(comps) > 1:
         res["mpjpe_by_component"] = {c: comp_sum[c] / comp_n[c] for c in comps if comp_n[c]}
     return res
@@ -167,7 +175,7 @@ def train_vqvae(cfg: VQTrainConfig) -> dict:
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
     split = load_split(cfg.dataset, cfg.test_signers, cfg.layout, cfg.fps, cfg.val_frac, tcfg.seed,
-                       progress=cfg.progress)
+                       progress=cfg.progress, retarget=cfg.retarget)
     layout = split.features.layout
     mcfg = VQVAEConfig(**{**cfg.model, "layout": layout, "num_joints": get_skeleton(layout).num_joints,
                           "fps": split.features.fps})
@@ -180,7 +188,8 @@ def train_vqvae(cfg: VQTrainConfig) -> dict:
     path = Path(cfg.out) if cfg.out else default_checkpoint(split.dataset)
     if path.is_file() and not cfg.fresh:
         old = load_checkpoint(path, KIND)
-        if old.get("config") != config_to_dict(mcfg) or old.get("features") != asdict(split.features):
+        if old.get("config") != config_to_dict(mcfg) or old.get("features") != asdict(split.features) \
+                or bool(old.get("retarget")) != cfg.retarget:
             raise SyriSignError(f"{path} holds a VQ-VAE with another configuration; add --fresh to replace it "
                                 f"or --out to write elsewhere")
     elif path.is_file():
@@ -198,6 +207,7 @@ def train_vqvae(cfg: VQTrainConfig) -> dict:
 
     def extra():
         return {"stats": stats.state(), "features": asdict(split.features), "split": split.describe,
+                "retarget": cfg.retarget, "reference_body": split.body,
                 "run": {k: v for k, v in asdict(cfg).items() if k not in ("model", "train")}}
 
     from syrisign.ml.features import collate
@@ -213,7 +223,7 @@ def train_vqvae(cfg: VQTrainConfig) -> dict:
     val = evaluate_vqvae(model, split.val)
     report = {"checkpoint": str(path), "dataset": split.dataset, "split": split.describe, "layout": layout,
               "config": config_to_dict(mcfg), "train_config": asdict(tcfg),
-              "window": cfg.window, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+              "window": cfg.window, "retarget": cfg.retarget, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
               "stopped": result.stopped, "train_seconds": round(result.seconds, 1), "resumed": resumed,
               "total_seconds": round(time.perf_counter() - t0, 1), "peak_memory_mb": round(peak_memory_mb()),
               "threads": torch.get_num_threads(), "device": str(trainer.device), "val": val, "test": test}
@@ -285,6 +295,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--cosine", action="store_true", help="l2-normalized codes (cosine-similarity lookup)")
     m.add_argument("--no-kmeans-init", dest="kmeans_init", action="store_false",
                    help="random codebook instead of k-means on the first batch")
+    m.add_argument("--quantizer", default="single", choices=["single", "residual"],
+                   help="single codebook (T2M-GPT) or residual VQ (MoMask: --num-quantizers layers)")
+    m.add_argument("--num-quantizers", type=int, default=4, help="layers of the residual quantizer")
+    m.add_argument("--retarget", dest="retarget", action="store_true", default=False,
+                   help="train and test on clips moved onto the reference body with a right dominant hand")
+    m.add_argument("--no-retarget", dest="retarget", action="store_false", help="clips as they were signed")
     m.add_argument("--no-augment", dest="augment", action="store_false",
                    help="no random rotation, scale, shear and speed change of training windows")
 
@@ -294,12 +310,14 @@ def main(args) -> int:
     layout = "upper65" if args.face_less else args.layout
     cfg = VQTrainConfig(
         dataset=args.dataset, test_signers=args.test_signers, layout=layout, fps=args.fps, window=args.window,
-        val_frac=args.val_frac, augment=args.augment, out=args.out, fresh=args.fresh, progress=not args.no_progress,
+        val_frac=args.val_frac, augment=args.augment, retarget=args.retarget, out=args.out, fresh=args.fresh, progress=not args.no_progress,
         model={"codebook_size": args.codebook_size, "code_dim": args.code_dim, "width": args.width,
                "depth": args.depth, "down_t": args.down_t, "ema_decay": args.ema_decay,
                "commitment_weight": args.commit, "vel_weight": args.vel_weight,
                "dead_code_threshold": args.dead_code, "recon_loss": args.recon_loss, "cosine": args.cosine,
-               "kmeans_init": args.kmeans_init},
+               "kmeans_init": args.kmeans_init,
+               "quantizer": args.quantizer,
+               "num_quantizers": args.num_quantizers if args.quantizer == "residual" else 1},
         train=train_overrides(args))
     report = train_vqvae(cfg)
     print_report(report)
@@ -308,7 +326,10 @@ def main(args) -> int:
 
 def print_report(r: dict) -> None:
     cs = r["config"]["codebook_size"]
-    print(f"VQ-VAE {r['dataset']} ({r['layout']}, window {r['window']}): best epoch {r['best_epoch']} of "
+    q = r["config"].get("quantizer", "single")
+    print(f"VQ-VAE {r['dataset']} ({r['layout']}, window {r['window']}, {q} quantizer"
+          + (f" x{r['config']['num_quantizers']}" if q == "residual" else "")
+          + (", retargeted" if r.get("retarget") else "") + f"): best epoch {r['best_epoch']} of "
           f"{r['epochs_run']} ({r['stopped']}), {r['train_seconds'] / 60:.1f} min training, "
           f"peak memory {r['peak_memory_mb']} MB, {r['threads']} threads on {r['device']}")
     for name in ("val", "test"):
@@ -317,8 +338,11 @@ def print_report(r: dict) -> None:
             continue
         comps = ", ".join(f"{c} {v:.4f}" for c, v in (m.get("mpjpe_by_component") or {}).items())
         print(f"  {name:4s}: MPJPE {m['mpjpe']:.4f} shoulder widths" + (f" ({comps})" if comps else "")
-              + f", x-y only {m['mpjpe_2d']:.4f} (baselines: own mean pose {m['mpjpe_own_static_pose']:.4f}, "
+              + f", x-y only {m['mpjpe_2d']:.4f} (own mean pose x-y {m['mpjpe_2d_own_static_pose']:.4f}; "
+              f"3-D baselines: own mean pose {m['mpjpe_own_static_pose']:.4f}, "
               f"training mean pose {m['mpjpe_training_mean_pose']:.4f})"
               + f", perplexity {m['perplexity']:.1f} of {cs} codes ({m['perplexity'] / cs:.0%}), "
-              f"usage {m['usage']:.0%}, commitment {m['commit']:.4f}, {m['tokens']} tokens")
+              f"usage {m['usage']:.0%}, commitment {m['commit']:.4f}, {m['tokens']} tokens"
+              + (" (base layer; all layers " + ", ".join(f"{v:.1f}" for v in m["perplexity_layers"]) + ")"
+                 if m.get("perplexity_layers") else ""))
     print(f"  checkpoint: {r['checkpoint']}")
