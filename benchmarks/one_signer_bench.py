@@ -57,7 +57,8 @@ def measure(pipe, text: str, rate: float, debug: bool = False) -> dict:
     units = out.units
     # a sign's active hand over its own frames: without the transitions into and out of it (they belong to
     # the joins, where the other hand of a two-handed neighbour may still be moving); a segment in which
-    # neither wrist travels STILL shoulder widths (a letter held still) has no active hand of its own
+    # neither wrist travels STILL shoulder widths in the signing space (a letter held still; a resting hand
+    # settling at the waist is not signing) has no active hand of its own
     blend = int(round(0.2 * seq.fps))
     half_in, half_out = blend - blend // 2, blend // 2
     own = []
@@ -66,7 +67,7 @@ def measure(pipe, text: str, rate: float, debug: bool = False) -> dict:
         join_out = k < len(segs) - 1 and not same_piece(units[k], units[k + 1])
         a2, b2 = a + (half_in if join_in else 0), b - (half_out if join_out else 0)
         own.append((a2, b2) if b2 - a2 >= 3 else (a, b))
-    hands = active_hands(seq, own, still=STILL)
+    hands = active_hands(seq, own, still=STILL, raised_only=True)
     book = pipe.one_signer().book
     two = [bool(u.entry is not None and u.kind == "lexicon" and book.handedness(u.entry).two_handed) for u in units]
     inside, between, at_two = 0, 0, 0

@@ -227,13 +227,16 @@ class Pipeline:
                 j = i
                 while j < len(units) and units[j].item_index == u.item_index:
                     j += 1
-                word = spell_word(ready[i:j], one.hand, self.spelling)
+                word = spell_word(ready[i:j], one.hand, self.spelling, one.body)
                 pieces.append((word.sequence, u.meta.get("item_text") or u.text_ar, list(range(i, j)), word.bounds))
                 i = j
             else:
                 pieces.append((ready[i], u.text_ar, [i], None))
                 i += 1
         res = stitch([p[0] for p in pieces], [p[1] for p in pieces], fps=self.fps)
+        if one.body is not None:  # the joins too: every frame's arms with the body's lengths
+            from syrisign.retarget import planar_arms
+            res = replace(res, sequence=planar_arms(res.sequence, one.body))
         segments = []
         for k, (_, label, idx, bounds) in enumerate(pieces):
             if bounds is None:

@@ -10,7 +10,10 @@ people, and the hand that signs changes with the source. This module
   and the head's size and place above the shoulders;
 - :func:`retarget` moves a recording onto another body keeping every joint's direction: down the
   kinematic tree (shoulder, elbow, wrist, hand; head apart) each bone vector is scaled by the ratio of the
-  two bodies' lengths, so the rotations and the foreshortening stay and the lengths become the target's;
+  two bodies' lengths, so the rotations stay and the lengths become the target's; then (by default)
+  :func:`planar_arms` draws each arm in the image plane with the target's lengths, the hand where it was
+  signed and the elbow placed to match, so that a forearm held towards the camera does not shrink on the
+  drawn skeleton (a stick figure has no depth to show foreshortening with);
 - :func:`dominant_hand` says which hand signs (the wrist that travels farther) and whether the sign is
   two-handed; :func:`with_dominant` mirrors a recording whose dominant hand is the other one (a
   two-handed sign is mirrored as a whole).
@@ -229,7 +232,7 @@ def _ratio(target: float | None, source: float | None) -> float:
     return float(np.clip(target / source, *RATIO_LIMITS))
 
 
-def retarget(seq: PoseSequence, source: Body, target: Body) -> PoseSequence:
+def retarget(seq: PoseSequence, source: Body, target: Body, arms: str = "planar") -> PoseSequence:
     """``seq`` (normalized) moved from the ``source`` body onto the ``target`` body.
 
     Each joint's new place is its parent's new place plus the original bone vector (x, y and z) scaled
@@ -238,7 +241,15 @@ def retarget(seq: PoseSequence, source: Body, target: Body) -> PoseSequence:
     bodies); the face and the pose's head points are moved so that the face centre sits where the
     target's does above the shoulders (the head's own motion is kept) and scaled about it to the
     target's head size.
+
+    ``arms="planar"`` (the default) then draws each arm in the image plane with the target's lengths in
+    every frame (:func:`planar_arms`): the hand stays where it was signed and the elbow is placed so that
+    upper arm and forearm have the target's 2-D lengths. ``arms="kept"`` keeps every joint's direction,
+    and with it the foreshortening of a forearm held towards the camera, which a drawn skeleton shows as a
+    forearm that shrinks.
     """
+    if arms not in ("planar", "kept"):
+        raise RetargetError(f"arms must be planar or kept, got {arms!r}")
     sk = seq.skeleton
     data = seq.data.copy()
     conf = seq.confidence
@@ -277,7 +288,99 @@ def retarget(seq: PoseSequence, source: Body, target: Body) -> PoseSequence:
                 deltas[b] = place(h + b, h + a, _ratio(target.hand[k], source.hand[k]), deltas[a])
     _retarget_head(seq, data, valid, source, target)
     out = PoseSequence(data, conf, seq.fps, sk, seq.timestamps, dict(seq.meta, retargeted=target.name or True))
-    return out
+    return planar_arms(out, target) if arms == "planar" else out
+
+
+def _elbow_choices(s: np.ndarray, w: np.ndarray, upper: float, fore: float) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 2, 2): the two places of an elbow at ``upper`` from the shoulder ``s`` and ``fore`` from the
+    wrist ``w`` (T, 2), where the wrist is within reach; and (T, 2) the wrist moved within reach."""
+    v = w - s
+    d = np.linalg.norm(v, axis=-1)
+    u = np.where(d[:, None] > 1e-6, v / np.maximum(d, 1e-6)[:, None], np.array([0.0, 1.0]))
+    dc = np.clip(d, abs(upper - fore) + 1e-4, upper + fore - 1e-4)
+    w2 = s + u * dc[:, None]
+    a = (upper ** 2 - fore ** 2 + dc ** 2) / (2 * dc)
+    h = np.sqrt(np.maximum(upper ** 2 - a ** 2, 0.0))
+    n = np.stack([-u[:, 1], u[:, 0]], axis=-1)
+    mid = s + u * a[:, None]
+    return np.stack([mid + n * h[:, None], mid - n * h[:, None]], axis=1), w2
+
+
+def planar_arms(seq: PoseSequence, body: Body, keep_side: float = 0.1, hang: float = 1.0,
+                turn: tuple[float, float] = (45.0, 75.0), rest: tuple[float, float] = (1.0, 1.25)) -> PoseSequence:
+    """Each arm of ``seq`` drawn in the image plane with ``body``'s 2-D upper arm and forearm.
+
+    The wrist stays where it is (the hand's place is the sign's location), and the elbow goes to one of
+    its two possible places. Where the recorded elbow is clearly on one side of the shoulder-wrist line
+    (an arm bent in the image plane) that is the side; where it is not (a forearm held towards the
+    camera, its elbow right behind the hand) the elbow hangs: the place lower and farther out from the
+    body wins (``hang`` weighs that against the distance to the recorded elbow, in shoulder widths). From
+    frame to frame the elbow takes the place nearer to where it was (no flicker), and changes side only
+    where the two places come within ``1.5 * keep_side`` upper arms of each other. A wrist out
+    of the arm's reach is brought within it along its direction from the shoulder, and the hand moves
+    with it.
+
+    A hand held close in front of its own shoulder cannot be drawn that way: the only elbows with both
+    lengths point away from the body or up. So the upper arm may turn from its recorded direction by
+    ``turn[0]`` degrees; between that and ``turn[1]`` the elbow eases back to its recorded place, and
+    beyond it the arm stays as recorded (its forearm foreshortened).
+
+    A resting hand (its wrist more than ``rest[1]`` shoulder widths below the shoulders, easing in from
+    ``rest[0]``) has no place to keep: its arm keeps the recorded directions of upper arm and forearm in
+    the image and takes the body's lengths, so it hangs instead of bending out at the elbow. Frames in
+    which the shoulder, the elbow or the wrist is not seen are left as they are; depth (z) is left as it is."""
+    sk = seq.skeleton
+    data = seq.data.copy()
+    valid = seq.confidence > 0
+    for side in SIDES:
+        s_, e_, w_ = _arm(sk, side)
+        upper, fore = body.upper_arm[side], body.forearm[side]
+        if None in (s_, e_, w_) or not upper or not fore:
+            continue
+        ok = valid[:, s_] & valid[:, e_] & valid[:, w_]
+        if not ok.any():
+            continue
+        t = np.flatnonzero(ok)
+        sh, el = data[t, s_, :2], data[t, e_, :2]
+        choices, wrist = _elbow_choices(sh, data[t, w_, :2], upper, fore)
+        out = np.sign(sh[:, None, 0]) * choices[..., 0]  # (n, 2) how far out from the body's midline
+        cost = np.linalg.norm(choices - el[:, None], axis=-1) - hang * (choices[..., 1] + 0.5 * out)
+        pick = np.empty(len(t), dtype=np.int64)
+        prev = -1
+        for k in range(len(t)):
+            best = int(np.argmin(cost[k]))
+            if prev >= 0 and best != prev:
+                # continuity first: the place nearer to the last elbow, unless the better one is as near
+                last = choices[k - 1, prev]
+                near = int(np.argmin(np.linalg.norm(choices[k] - last, axis=-1)))
+                jump = np.linalg.norm(choices[k, best] - last)
+                if jump > keep_side * upper * 1.5 or cost[k, near] - cost[k, best] < keep_side * upper:
+                    best = near
+            pick[k] = prev = best
+        planar = choices[np.arange(len(t)), pick]
+        a, b = planar - sh, el - sh
+        cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-9)
+        angle = np.degrees(np.arccos(np.clip(cos, -1, 1)))
+        w = np.clip((turn[1] - angle) / max(turn[1] - turn[0], 1e-6), 0, 1)[:, None]  # 1: planar, 0: as recorded
+        w = w * w * (3 - 2 * w)  # smooth
+        elbow = el + w * (planar - el)
+        wrist = data[t, w_, :2] + w * (wrist - data[t, w_, :2])
+        # a resting arm hangs: recorded directions, the body's lengths
+        r = np.clip((data[t, w_, 1] - rest[0]) / max(rest[1] - rest[0], 1e-6), 0, 1)[:, None]
+        r = r * r * (3 - 2 * r)
+        unit = lambda v: v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-6)  # noqa: E731
+        hang_e = sh + upper * unit(el - sh)
+        hang_w = hang_e + fore * unit(data[t, w_, :2] - el)
+        data[t, e_, :2] = elbow + r * (hang_e - elbow)
+        shift = wrist + r * (hang_w - wrist) - data[t, w_, :2]  # (n, 2): the hand moves with its wrist
+        moved = [w_, *_wrist_children(sk, side)]
+        h = _hand_start(sk, side)
+        if h is not None:
+            moved += list(range(h, h + 21))
+        for j in moved:
+            seen = valid[t, j]
+            data[t[seen], j, :2] += shift[seen]
+    return PoseSequence(data, seq.confidence, seq.fps, sk, seq.timestamps, dict(seq.meta, planar_arms=True))
 
 
 def _follow(data: np.ndarray, seq: PoseSequence, valid: np.ndarray, j: int, d: np.ndarray) -> np.ndarray:
@@ -406,9 +509,16 @@ def steady_other_hand(seq: PoseSequence, dominant: str, below: float = 1.0) -> P
         return seq
     data, conf = seq.data.copy(), seq.confidence.copy()
     seen = conf[:, joints] > 0  # (T, K)
+    # where it rests: the frames in which its wrist is low (a hand tracked only while it was up, at the
+    # face, would otherwise be held up there, away from its wrist); seen only while up, it is hidden
+    w = wrist_path(seq, other)[:, 1]
+    low = ~(w < below)  # unseen wrists count as low
     for k, j in enumerate(joints):
-        if seen[:, k].any():
-            data[seen[:, k], j] = np.median(seq.data[seen[:, k], j], axis=0)
+        rest = seen[:, k] & low
+        if rest.any():
+            data[seen[:, k], j] = np.median(seq.data[rest, j], axis=0)
+        elif seen[:, k].any():
+            data[:, j], conf[:, j] = 0.0, 0.0
     return PoseSequence(data, conf, seq.fps, seq.skeleton, seq.timestamps, dict(seq.meta, steadied=other))
 
 
@@ -440,18 +550,20 @@ def bone_variation(seq: PoseSequence, segments: list[tuple[int, int]]) -> dict[s
     return out
 
 
-def active_hands(seq: PoseSequence, segments: list[tuple[int, int]], still: float = 0.0) -> list[str | None]:
+def active_hands(seq: PoseSequence, segments: list[tuple[int, int]], still: float = 0.0,
+                 raised_only: bool = False) -> list[str | None]:
     """Per segment, the wrist that travels farther in the image (METRICS.md "Active-hand switches"); None
     for a segment in which neither wrist travels ``still`` shoulder widths (a handshape held still: which
-    hand "moves more" is then tracking noise)."""
+    hand "moves more" is then tracking noise). ``raised_only``: only travel in the signing space counts
+    (a resting hand settling at the waist is not signing)."""
     norm = seq if seq.meta.get("normalized") else seq.normalize()
     out: list[str | None] = []
     for s, e in segments:
         part = norm[s:e]
-        lt, rt = travel(part, "left"), travel(part, "right")
+        lt, rt = travel(part, "left", raised_only), travel(part, "right", raised_only)
         out.append(None if max(lt, rt) < still else ("right" if rt >= lt else "left"))
     return out
 
 
-__all__ = ["Body", "Handedness", "RetargetError", "measure_body", "mean_body", "retarget", "dominant_hand",
+__all__ = ["Body", "Handedness", "RetargetError", "measure_body", "mean_body", "retarget", "planar_arms", "dominant_hand",
            "with_dominant", "steady_other_hand", "arm_joints", "bone_variation", "active_hands", "travel", "raised", "wrist_path", "HAND_BONES"]

@@ -16,7 +16,12 @@ letter, several letters a second. :func:`spell_word` builds that from the record
 3. the entry before the first hold and the exit after the last come from the first and the last
    letter's own recording (the hand rising and falling), each half a transition long, so the word lasts
    ``n / rate`` seconds plus what the moving letters add;
-4. the other hand stays where it rests (its median place over the holds) unless a letter raises it.
+4. the other hand stays where it rests (its median place over the holds) unless a letter raises it;
+5. given the signer's :class:`~syrisign.retarget.Body`, every hold is moved (the hand as a whole, its shape
+   and any motion kept) to one place of the fingerspelling space, the hand in front of the shoulder
+   with the forearm upright, and the arms are drawn with that body's lengths
+   (:func:`~syrisign.retarget.planar_arms`): the recordings hold the hand in different places, often
+   with the forearm pointing at the camera, which a drawn skeleton shows as a forearm that shrinks.
 
 The clips must share a layout and fps, be normalized, and be signed with one dominant hand (see
 :mod:`syrisign.retarget`).
@@ -29,7 +34,7 @@ import numpy as np
 
 from syrisign.errors import SyriSignError
 from syrisign.pose import PoseSequence
-from syrisign.retarget import HANDS, raised, wrist_path
+from syrisign.retarget import HANDS, Body, _arm, _wrist_children, planar_arms, raised, wrist_path
 
 DEFAULT_RATE = 2.5  # letters per second
 
@@ -46,6 +51,8 @@ class SpellConfig:
     moving_reach: float = 0.3  # ... if the hand also ends that far from where it started (a motion, not a wobble)
     max_motion: float = 2.0  # a moving letter takes at most this many letter slots
     raised_below: float = 1.0  # the hand is in the signing space when its wrist is above this (shoulder widths)
+    upper_arm_out: float = 20.0  # fingerspelling place: the upper arm this many degrees out from hanging down ...
+    forearm_in: float = 10.0  # ... and the forearm this many degrees in from upright
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.rate <= 8:
@@ -66,6 +73,36 @@ class Hold:
     @property
     def frames(self) -> int:
         return self.stop - self.start
+
+
+def fingerspelling_place(body: Body, side: str, config: SpellConfig | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(elbow, wrist), each (2,), where the ``side`` arm is held to fingerspell (normalized units: shoulder
+    centre at the origin, shoulder width 1, y down): upper arm ``upper_arm_out`` degrees out from hanging,
+    forearm ``forearm_in`` degrees in from upright, with ``body``'s lengths; None when the body has no such arm."""
+    config = config or SpellConfig()
+    upper, fore = body.upper_arm.get(side), body.forearm.get(side)
+    if not upper or not fore:
+        return None
+    out = -1.0 if side == "right" else 1.0  # the signer's right shoulder is on the image's left
+    a, b = np.radians(config.upper_arm_out), np.radians(config.forearm_in)
+    shoulder = np.array([0.5 * out, 0.0])
+    elbow = shoulder + upper * np.array([out * np.sin(a), np.cos(a)])
+    return elbow, elbow + fore * np.array([-out * np.sin(b), -np.cos(b)])
+
+
+def _arm_and_hand(seq: PoseSequence, side: str) -> np.ndarray:
+    """The wrist, the pose's coarse hand and the tracked hand of one side: what moves with the hand."""
+    _, _, w = _arm(seq.skeleton, side)
+    return np.asarray(([w] if w is not None else []) + _wrist_children(seq.skeleton, side)
+                      + [int(j) for j in _hand_joints(seq, side) if j != w], dtype=np.int64)
+
+
+def _shift(frames: tuple[np.ndarray, np.ndarray], joints: np.ndarray, offset: np.ndarray) -> None:
+    """Move ``joints`` of (T, J, 3) frames by ``offset`` (2,) or (T, 2) in x-y where seen, in place."""
+    d, c = frames
+    off = np.broadcast_to(offset, (len(d), 2))
+    seen = c[:, joints] > 0
+    d[:, joints, :2] += np.where(seen[..., None], off[:, None], 0.0)
 
 
 def _hand_joints(seq: PoseSequence, side: str) -> np.ndarray:
@@ -212,8 +249,10 @@ class SpelledWord:
     holds: list[Hold]
 
 
-def spell_word(clips: list[PoseSequence], side: str, config: SpellConfig | None = None) -> SpelledWord:
-    """One movement for a fingerspelled word from its letters' clips (see the module docstring)."""
+def spell_word(clips: list[PoseSequence], side: str, config: SpellConfig | None = None,
+               body: Body | None = None) -> SpelledWord:
+    """One movement for a fingerspelled word from its letters' clips (see the module docstring); with
+    ``body`` the holds are signed at one place of the fingerspelling space and the arms have its lengths."""
     config = config or SpellConfig()
     if not clips:
         raise SpellingError("no letters to spell")
@@ -233,7 +272,22 @@ def spell_word(clips: list[PoseSequence], side: str, config: SpellConfig | None 
         want = hold_n
         if h.moving:  # keep the motion at its own speed, within max_motion slots (counting its transition)
             want = int(np.clip(h.frames, hold_n, max(hold_n, config.max_motion * slot - trans_n)))
-        parts.append(_resample_frames(d, cf, want))
+        d, cf = _resample_frames(d, cf, want)
+        parts.append((d.copy(), cf.copy()))  # changed in place below: never a view of the clip
+    place = fingerspelling_place(body, side, config) if body is not None else None
+    offsets = [np.zeros(2)] * len(parts)
+    if place is not None:
+        elbow_at, place = place
+        hand = _arm_and_hand(clips[0], side)
+        _, e, w = _arm(sk, side)
+        for k, (d, cf) in enumerate(parts):
+            seen = cf[:, w] > 0 if w is not None else np.zeros(len(d), dtype=bool)
+            if seen.any():
+                offsets[k] = place - np.median(d[seen, w, :2], axis=0)
+                _shift((d, cf), hand, offsets[k])
+                if e is not None:  # the elbow hangs below the hand, following it (planar_arms fits the lengths)
+                    both = seen & (cf[:, e] > 0)
+                    d[both, e, :2] = elbow_at + d[both, w, :2] - place
     rest = _rest_other_hand(parts, clips, side, config)
     data, conf, bounds = [], [], []
     first, last = clips[0], clips[-1]
@@ -243,6 +297,9 @@ def spell_word(clips: list[PoseSequence], side: str, config: SpellConfig | None 
                              edge_n) if a > 0 and edge_n else None
     if entry is not None and rest is not None and rest[3][0]:  # the other hand rests there too
         entry = _with_rest(entry, rest)
+    if entry is not None and place is not None:  # rising into the first hold's new place
+        entry = (entry[0].copy(), entry[1])
+        _shift(entry, hand, np.linspace(0, 1, len(entry[0]) + 1)[1:, None] * offsets[0])
     bounds.append(0)
     if entry is not None:
         data.append(entry[0])
@@ -259,13 +316,19 @@ def spell_word(clips: list[PoseSequence], side: str, config: SpellConfig | None 
             data.append(td[trans_n // 2:])
             conf.append(tc[trans_n // 2:])
     b = holds[-1].stop
+    exit_frames = 0
     if b < len(last) and edge_n:
         ex = _resample_frames(last.data[b:b + 2 * edge_n], last.confidence[b:b + 2 * edge_n], edge_n)
         if rest is not None and rest[3][-1]:
             ex = _with_rest(ex, rest)
+        if place is not None:  # falling from the last hold's new place
+            ex = (ex[0].copy(), ex[1])
+            _shift(ex, hand, np.linspace(1, 0, len(ex[0]) + 1)[:-1, None] * offsets[-1])
         data.append(ex[0])
         conf.append(ex[1])
+        exit_frames = len(ex[0])
     d, c = np.concatenate(data), np.concatenate(conf)
+    built = len(d)
     bounds.append(len(d))
     # whole frames per letter add up to a little off n / rate: spread the word evenly over exactly that
     # (plus what its moving letters take beyond their slot)
@@ -275,8 +338,15 @@ def spell_word(clips: list[PoseSequence], side: str, config: SpellConfig | None 
         k = (want - 1) / (len(d) - 1)
         d, c = _resample_frames(d, c, want)
         bounds = [int(round(b * k)) if 0 < b < bounds[-1] else (0 if b == 0 else want) for b in bounds]
-    out = PoseSequence(d, c, fps, sk, meta={"normalized": True, "spelled": len(clips), "rate": config.rate})
+    scale = len(d) / max(built, 1)  # the entry's and the exit's frames after the even spread
+    entry_n = int(round(len(entry[0]) * scale)) if entry is not None else 0
+    exit_n = int(round(exit_frames * scale))
+    out = PoseSequence(d, c, fps, sk, meta={"normalized": True, "spelled": len(clips), "rate": config.rate,
+                                            "entry": entry_n, "exit": exit_n})
+    if body is not None:
+        out = planar_arms(out, body)
     return SpelledWord(out, bounds, holds)
 
 
-__all__ = ["DEFAULT_RATE", "Hold", "SpellConfig", "SpelledWord", "SpellingError", "find_hold", "spell_word"]
+__all__ = ["DEFAULT_RATE", "Hold", "SpellConfig", "SpelledWord", "SpellingError", "find_hold", "fingerspelling_place",
+           "spell_word"]

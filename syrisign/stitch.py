@@ -9,7 +9,9 @@ skeletons and frame rates. :func:`stitch` turns them into one sequence:
    from different people and cameras) and to the output fps (``resample``, which follows real
    timestamps);
 2. idle frames at both ends of each clip are trimmed (``trim_idle``; a clip is never trimmed
-   to nothing);
+   to nothing; a fingerspelled word, ``meta["spelled"]``, is neither trimmed nor cut, its timing
+   and its still hold are meant, but between two of them the hand stays up: the first one's exit
+   and the next one's entry, ``meta["exit"]`` and ``meta["entry"]`` frames, are left out);
 3. at each join the cut is placed where the poses are closest: among the last ``k`` frames of
    clip A and the first ``k`` frames of clip B, the pair with the smallest mean distance over
    the arms and hands (``k`` = ``cut_window`` seconds, at most ``cut_fraction`` of a clip);
@@ -428,7 +430,9 @@ def stitch(clips: list[PoseSequence], labels: list[str] | None = None, fps: floa
     prepared, names, layout = _prepare(clips, labels, fps, skeleton, config.normalize)
     trim_starts = [0] * len(prepared)
     if config.trim:
-        spans = [c.active_span(margin=config.trim_margin, speed_threshold=config.idle_speed) for c in prepared]
+        # a fingerspelled word (syrisign.spelling) is timed to its rate and holds the hand still on purpose
+        spans = [(0, len(c)) if c.meta.get("spelled") else
+                 c.active_span(margin=config.trim_margin, speed_threshold=config.idle_speed) for c in prepared]
         trim_starts = [a for a, _ in spans]
         prepared = [c[a:b] if (a, b) != (0, len(c)) else c for c, (a, b) in zip(prepared, spans)]
     trimmed = [len(c) for c in prepared]
@@ -437,9 +441,16 @@ def stitch(clips: list[PoseSequence], labels: list[str] | None = None, fps: floa
     k, joints = config.cut_frames(fps), _motion_joints(layout)
     starts, stops = [0] * len(prepared), [len(c) for c in prepared]
     for i in range(len(prepared) - 1):
-        a, b = prepared[i], prepared[i + 1]
-        ia, ib, _ = best_cut(a[starts[i]:], b, k, config.cut_fraction, joints)
-        stops[i], starts[i + 1] = starts[i] + ia + 1, ib
+        a, b = prepared[i][starts[i]:], prepared[i + 1]
+        # a fingerspelled word keeps every frame: its entry and exit are part of its timing, and two words
+        # spelled at the one fingerspelling place look alike mid-hold, where a cut would eat letters
+        spelled_a, spelled_b = bool(a.meta.get("spelled")), bool(b.meta.get("spelled"))
+        if spelled_a and spelled_b:  # the hand stays up: the exit of one and the entry of the next make way
+            stops[i] = starts[i] + max(1, len(a) - int(a.meta.get("exit", 0)))
+            starts[i + 1] = min(len(b) - 1, int(b.meta.get("entry", 0)))
+            continue
+        ia, ib, _ = best_cut(a[len(a) - 1:] if spelled_a else a, b[:1] if spelled_b else b, k, config.cut_fraction, joints)
+        stops[i], starts[i + 1] = starts[i] + (len(a) - 1 if spelled_a else ia) + 1, ib
     kept = [c[s:e] for c, s, e in zip(prepared, starts, stops)]
 
     blends = [config.blend_frames(fps)] * (len(kept) - 1)
@@ -453,6 +464,9 @@ def stitch(clips: list[PoseSequence], labels: list[str] | None = None, fps: floa
             data.append(td)
             conf.append(tc)
             seg_start = pos + n // 2  # the transition's first half shows the previous item
+            spelled_prev, spelled_here = bool(kept[i - 1].meta.get("spelled")), bool(c.meta.get("spelled"))
+            if spelled_here != spelled_prev:  # a fingerspelled word's time is its own frames (its rate)
+                seg_start = pos + n if spelled_here else pos
             segments[-1].end_frame = seg_start
             pos += n
         data.append(c.data)

@@ -46,7 +46,7 @@ def test_retargeted_bone_lengths_are_the_references(jos_letters):
     source = measure_body(clips, "jos")
     for factor in (0.8, 1.25):
         target = _body_like(source, factor, f"x{factor}")
-        out = [retarget(c, source, target) for c in clips]
+        out = [retarget(c, source, target, arms="kept") for c in clips]
         got = measure_body(out, "retargeted")
         for part in ("upper_arm", "forearm"):
             for side in ("left", "right"):
@@ -69,6 +69,71 @@ def test_retargeted_bone_lengths_are_the_references(jos_letters):
             assert cos.min() > 0.999
         ls, rs = sk.shoulder_idx
         assert np.allclose(c.data[:, [ls, rs]], r.data[:, [ls, rs]])
+
+
+def test_planar_arms_keep_the_hand_and_fit_the_lengths(jos_letters):
+    """The Jordanian fingerspeller holds the right forearm towards the camera (2-D length 0.42 of a shoulder
+    width against 0.95 for the upper arm). Drawn in the image plane, the hand stays where it was signed
+    (its shape about the wrist too), the elbow does not flicker, a resting arm hangs with the target's
+    lengths, and signed in the fingerspelling space every hold has the target's arm in every frame."""
+    from syrisign.retarget import _arm, planar_arms
+    clips = jos_letters[:12]
+    source = measure_body(clips, "jos")
+    target = _body_like(source.plausible(), 1.1, "target")
+    sk = clips[0].skeleton
+    hand = list(range(sk.slices[RIGHT_HAND].start, sk.slices[RIGHT_HAND].stop))
+    lengths = {}
+    for side in ("left", "right"):
+        s_, e_, w_ = _arm(sk, side)
+        lengths[side] = (s_, e_, w_)
+    kept_fore, checked = [], 0
+    for c in clips:
+        kept = retarget(c, source, target, arms="kept")
+        flat = retarget(c, source, target)
+        assert np.allclose(planar_arms(kept, target).data, flat.data)
+        s_, e_, w_ = lengths["right"]
+        ok = (c.confidence[:, [s_, e_, w_]] > 0).all(1)
+        kept_fore.append(np.linalg.norm(kept.data[ok, w_, :2] - kept.data[ok, e_, :2], axis=-1))
+        # a raised wrist within the arm's reach stays where it was signed; the hand keeps its shape about it
+        reach = np.linalg.norm(kept.data[:, w_, :2] - kept.data[:, s_, :2], axis=-1)
+        u, f = target.upper_arm["right"], target.forearm["right"]
+        up = ok & (kept.data[:, w_, 1] < 1.0) & (reach > abs(u - f) + 1e-3) & (reach < u + f - 1e-3)
+        checked += int(up.sum())
+        assert np.allclose(flat.data[up, w_, :2], kept.data[up, w_, :2], atol=1e-3)
+        seen = (c.confidence[:, hand] > 0).all(1) & ok
+        rel = lambda q: q.data[seen][:, hand, :2] - q.data[seen][:, [w_], :2]  # noqa: E731
+        assert np.allclose(rel(flat), rel(kept), atol=1e-4)
+        # no flicker: with the hand away from its shoulder, the elbow moves no more from frame to frame than
+        # the kept elbow and the wrist do (passing close in front of the shoulder, a drawn arm of fixed
+        # lengths must swing its elbow fast: planar_arms eases back to the recorded arm there)
+        away = ok & (reach > 0.6 * (u + f))
+        pairs = away[1:] & away[:-1]
+        step = lambda q, j: np.linalg.norm(np.diff(q.data[:, j, :2], axis=0), axis=-1)[pairs]  # noqa: E731
+        if pairs.sum() > 2:
+            assert step(flat, e_).max() <= max(step(kept, e_).max(), step(kept, w_).max()) + 0.15
+        # the resting left arm hangs with the target's lengths
+        s_, e_, w_ = lengths["left"]
+        rest = (c.confidence[:, [s_, e_, w_]] > 0).all(1) & (kept.data[:, w_, 1] > 1.25)
+        for (a, b), want in (((s_, e_), target.upper_arm["left"]), ((e_, w_), target.forearm["left"])):
+            got = np.linalg.norm(flat.data[rest, b, :2] - flat.data[rest, a, :2], axis=-1)
+            assert np.allclose(got, want, atol=1e-3)
+        assert (flat.data[c.confidence == 0] == 0).all()
+        assert np.allclose(flat.data[:, sk.shoulder_idx], c.data[:, sk.shoulder_idx])
+    kept_fore = np.concatenate(kept_fore)
+    assert checked > 50
+    assert np.percentile(kept_fore, 5) < 0.7 * target.forearm["right"]  # the kept forearm does shrink
+    # spelled in the fingerspelling space: every hold frame has the target's arm, the wrist above the elbow
+    word = spell_word([retarget(c, source, target) for c in clips[:5]], "right", SpellConfig(), body=target)
+    s_, e_, w_ = lengths["right"]
+    d, cf = word.sequence.data, word.sequence.confidence
+    frames = [t for h0, h1 in zip(word.bounds[1:-2], word.bounds[2:-1]) for t in range(h0, h1)]
+    frames = [t for t in frames if (cf[t, [s_, e_, w_]] > 0).all()]
+    assert len(frames) > 10
+    assert np.allclose(np.linalg.norm(d[frames, e_, :2] - d[frames, s_, :2], axis=-1), target.upper_arm["right"], atol=1e-3)
+    assert np.allclose(np.linalg.norm(d[frames, w_, :2] - d[frames, e_, :2], axis=-1), target.forearm["right"], atol=1e-3)
+    assert (d[frames, w_, 1] < d[frames, e_, 1]).all()
+    with pytest.raises(ValueError, match="planar or kept"):
+        retarget(clips[0], source, target, arms="bent")
 
 
 def test_a_clip_with_a_missing_hand_or_arm_is_retargeted(jos_letters):

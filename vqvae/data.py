@@ -88,9 +88,11 @@ def _signer_bodies(seqs_by_signer: dict, progress: bool = False) -> tuple[dict, 
 
 
 def one_signer(seq, source, target, handed, signer_dominant: str, hand: str = "right"):
-    """``seq`` (normalized) on the ``target`` body, signed with ``hand``: OneSigner.prepare's steps."""
+    """``seq`` (normalized) on the ``target`` body, signed with ``hand``: OneSigner.prepare's steps, but with
+    every joint's direction kept (``arms="kept"``): the models learn the recorded 3-D motion, and the
+    drawn output's arms are put in the image plane when the producer's clips go through OneSigner."""
     from syrisign.retarget import retarget, steady_other_hand, with_dominant
-    c = retarget(seq, source, target) if source is not None else seq
+    c = retarget(seq, source, target, arms="kept") if source is not None else seq
     if handed is None:
         return with_dominant(c, hand, signer_dominant)[0]
     dom = signer_dominant if handed.two_handed else handed.dominant
