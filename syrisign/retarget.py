@@ -314,9 +314,8 @@ def planar_arms(seq: PoseSequence, body: Body, keep_side: float = 0.1, hang: flo
     its two possible places. Where the recorded elbow is clearly on one side of the shoulder-wrist line
     (an arm bent in the image plane) that is the side; where it is not (a forearm held towards the
     camera, its elbow right behind the hand) the elbow hangs: the place lower and farther out from the
-    body wins (``hang`` weighs that against the distance to the recorded elbow, in shoulder widths). From
-    frame to frame the elbow takes the place nearer to where it was (no flicker), and changes side only
-    where the two places come within ``1.5 * keep_side`` upper arms of each other. A wrist out
+    body wins (``hang`` weighs that against the distance to the recorded elbow, in shoulder widths). The
+    elbow keeps its side until the other is better by ``keep_side`` upper arms (no flicker). A wrist out
     of the arm's reach is brought within it along its direction from the shoulder, and the hand moves
     with it.
 
@@ -349,13 +348,8 @@ def planar_arms(seq: PoseSequence, body: Body, keep_side: float = 0.1, hang: flo
         prev = -1
         for k in range(len(t)):
             best = int(np.argmin(cost[k]))
-            if prev >= 0 and best != prev:
-                # continuity first: the place nearer to the last elbow, unless the better one is as near
-                last = choices[k - 1, prev]
-                near = int(np.argmin(np.linalg.norm(choices[k] - last, axis=-1)))
-                jump = np.linalg.norm(choices[k, best] - last)
-                if jump > keep_side * upper * 1.5 or cost[k, near] - cost[k, best] < keep_side * upper:
-                    best = near
+            if prev >= 0 and best != prev and cost[k, prev] - cost[k, best] < keep_side * upper:
+                best = prev
             pick[k] = prev = best
         planar = choices[np.arange(len(t)), pick]
         a, b = planar - sh, el - sh
