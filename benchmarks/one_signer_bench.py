@@ -14,7 +14,8 @@ Per output (METRICS.md "Legibility and one signer"), on the landmarks `translate
   and between consecutive segments where neither is a two-handed sign;
 - fingerspelling: each fingerspelled word's frames over ``n / rate`` seconds, and the share of its frames
   between the first and the last letter's middle in which the dominant wrist is above its elbow;
-- join jerk at every segment boundary (the dominant wrist's third derivative, ±5 frames).
+- join jerk at every segment boundary (the dominant wrist's third derivative, ±5 frames; the dominant hand is
+  the one signer's where one signs, else the wrist with the longer path), and the other hand's.
 
 ``--judge``: the back-translation recognizer of ``syrisign evaluate`` (trained on KArSL signer 01, trained
 here if missing) classifies signer 03's held-out KArSL word recordings as recorded, retargeted onto the
@@ -92,7 +93,9 @@ def measure(pipe, text: str, rate: float, debug: bool = False) -> dict:
             if debug:
                 print("switch between", text, units[kp].text_ar, units[k].text_ar, hands[kp], hands[k])
     timing, above = [], []
-    dom = dominant_wrist(seq)
+    # the output's dominant hand where one signer signs it (a hand held still at the fingerspelling place can
+    # travel less over a sentence than the other hand does in a two-handed sign); else the one that travels more
+    dom = dominant_wrist(seq) if pipe.as_recorded else pipe.one_signer().hand
     elbow = seq.skeleton.index[f"pose.{dom.upper()}_ELBOW"]
     wrist = wrist_path(seq, dom)
     for idx in sorted({u.item_index for u in units if u.kind in ("fingerspell", "substituted")}):
@@ -107,8 +110,10 @@ def measure(pipe, text: str, rate: float, debug: bool = False) -> dict:
             ok = ~np.isnan(w) & (seq.confidence[m0:m1 + 1, elbow] > 0)
             if ok.any():
                 above.append(float((w[ok] < e[ok]).mean()))
-    jerk = join_jerk(seq, [s for s, _ in segs[1:]])
+    jerk = join_jerk(seq, [s for s, _ in segs[1:]], side=dom)
+    jerk_other = join_jerk(seq, [s for s, _ in segs[1:]], side="left" if dom == "right" else "right")
     return {"cv": cv, "inside": inside, "between": between, "at_two": at_two, "timing": timing, "above": above, "jerk": jerk,
+            "jerk_other": jerk_other,
             "frames": len(seq), "coverage": res.plan.coverage}
 
 
@@ -140,8 +145,13 @@ def table(rows: dict[str, list[dict]]) -> None:
     print(f"| share of frames between a word's letters with the wrist above the elbow | {cells[0]} | {cells[1]} |")
     cells = [f"{np.nanmean([r['jerk'] for r in rows[w]]):.0f}" for w in ("before", "now")]
     print(f"| join jerk at segment boundaries (mean over sentences) | {cells[0]} | {cells[1]} |")
+    cells = [f"{np.nanmean([r['jerk_other'] for r in rows[w]]):.0f}" for w in ("before", "now")]
+    print(f"| join jerk of the other hand (mean over sentences) | {cells[0]} | {cells[1]} |")
     cells = [f"{np.mean([r['frames'] for r in rows[w]]) / 25:.1f} s" for w in ("before", "now")]
     print(f"| video length (mean) | {cells[0]} | {cells[1]} |")
+    worst = {bone: sum(r["cv"].get(bone, 0) > 0.05 for r in rows["now"]) for bone in ARM_BONES}
+    print("\nsentences with a CV over 0.05 now: " + ", ".join(f"{b} {n}" for b, n in worst.items())
+          + f" (of {len(rows['now'])})")
 
 
 def natural_variation(trials: int = 40, words: int = 6, seed: int = 0) -> None:

@@ -193,7 +193,9 @@ class Pipeline:
         """The :class:`~syrisign.signers.OneSigner` every method's clips go through (built on first use)."""
         if self._one_signer is None:
             from syrisign.signers import OneSigner, SignerBook
-            self._one_signer = OneSigner(SignerBook(self.lexicon, progress=self.progress), self.signer, self.hand)
+            # arms kept per clip: they are drawn in the image plane once, on the stitched sequence (produce)
+            self._one_signer = OneSigner(SignerBook(self.lexicon, progress=self.progress), self.signer, self.hand,
+                                         arms="kept")
         return self._one_signer
 
     def produce(self, plan, method: str) -> MethodOutput:
@@ -236,7 +238,8 @@ class Pipeline:
         res = stitch([p[0] for p in pieces], [p[1] for p in pieces], fps=self.fps)
         if one.body is not None:  # the joins too: every frame's arms with the body's lengths
             from syrisign.retarget import planar_arms
-            res = replace(res, sequence=planar_arms(res.sequence, one.body))
+            other = "left" if one.hand == "right" else "right"
+            res = replace(res, sequence=planar_arms(res.sequence, one.body, hang_sides=(other,)))
         segments = []
         for k, (_, label, idx, bounds) in enumerate(pieces):
             if bounds is None:

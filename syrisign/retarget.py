@@ -307,7 +307,8 @@ def _elbow_choices(s: np.ndarray, w: np.ndarray, upper: float, fore: float) -> t
 
 
 def planar_arms(seq: PoseSequence, body: Body, keep_side: float = 0.1, hang: float = 1.0,
-                turn: tuple[float, float] = (45.0, 75.0), rest: tuple[float, float] = (1.0, 1.25)) -> PoseSequence:
+                turn: tuple[float, float] = (45.0, 75.0), lift: tuple[float, float] = (0.2, 0.4),
+                rest: tuple[float, float] = (1.0, 1.25), hang_sides: tuple[str, ...] = SIDES) -> PoseSequence:
     """Each arm of ``seq`` drawn in the image plane with ``body``'s 2-D upper arm and forearm.
 
     The wrist stays where it is (the hand's place is the sign's location), and the elbow goes to one of
@@ -321,12 +322,15 @@ def planar_arms(seq: PoseSequence, body: Body, keep_side: float = 0.1, hang: flo
 
     A hand held close in front of its own shoulder cannot be drawn that way: the only elbows with both
     lengths point away from the body or up. So the upper arm may turn from its recorded direction by
-    ``turn[0]`` degrees; between that and ``turn[1]`` the elbow eases back to its recorded place, and
-    beyond it the arm stays as recorded (its forearm foreshortened).
+    ``turn[0]`` degrees, and the elbow may rise above its recorded place by ``lift[0]`` shoulder widths;
+    between those and ``turn[1]``, ``lift[1]`` the elbow eases back to its recorded place, and beyond them
+    the arm stays as recorded (its forearm foreshortened): a hand held at the chest or just below the
+    shoulder with the forearm pointing at the camera would otherwise get an elbow flung out like a wing.
 
     A resting hand (its wrist more than ``rest[1]`` shoulder widths below the shoulders, easing in from
     ``rest[0]``) has no place to keep: its arm keeps the recorded directions of upper arm and forearm in
-    the image and takes the body's lengths, so it hangs instead of bending out at the elbow. Frames in
+    the image and takes the body's lengths, so it hangs instead of bending out at the elbow (on the
+    ``hang_sides`` only: a signing hand passing through would get a jolt). Frames in
     which the shoulder, the elbow or the wrist is not seen are left as they are; depth (z) is left as it is."""
     sk = seq.skeleton
     data = seq.data.copy()
@@ -344,6 +348,7 @@ def planar_arms(seq: PoseSequence, body: Body, keep_side: float = 0.1, hang: flo
         choices, wrist = _elbow_choices(sh, data[t, w_, :2], upper, fore)
         out = np.sign(sh[:, None, 0]) * choices[..., 0]  # (n, 2) how far out from the body's midline
         cost = np.linalg.norm(choices - el[:, None], axis=-1) - hang * (choices[..., 1] + 0.5 * out)
+        cost += 4.0 * np.maximum(0.0, -out)  # an elbow across the body's midline: hardly ever
         pick = np.empty(len(t), dtype=np.int64)
         prev = -1
         for k in range(len(t)):
@@ -355,12 +360,19 @@ def planar_arms(seq: PoseSequence, body: Body, keep_side: float = 0.1, hang: flo
         a, b = planar - sh, el - sh
         cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-9)
         angle = np.degrees(np.arccos(np.clip(cos, -1, 1)))
-        w = np.clip((turn[1] - angle) / max(turn[1] - turn[0], 1e-6), 0, 1)[:, None]  # 1: planar, 0: as recorded
+        w = np.clip((turn[1] - angle) / max(turn[1] - turn[0], 1e-6), 0, 1)  # 1: planar, 0: as recorded
+        # nor may the elbow fly up: an elbow raised above where it was recorded is a wing, not a sign
+        rise = el[:, 1] - planar[:, 1]
+        w = np.minimum(w, np.clip((lift[1] - rise) / max(lift[1] - lift[0], 1e-6), 0, 1))[:, None]
         w = w * w * (3 - 2 * w)  # smooth
+        # a wrist too close to its shoulder for the two lengths (a hand in front of its own shoulder): as
+        # recorded; one out of reach is brought within it whatever the elbow does (no jolt as w changes)
+        close = np.linalg.norm(data[t, w_, :2] - sh, axis=-1) < abs(upper - fore) + 1e-3
+        w = np.where(close[:, None], 0.0, w)
         elbow = el + w * (planar - el)
-        wrist = data[t, w_, :2] + w * (wrist - data[t, w_, :2])
+        wrist = np.where(close[:, None], data[t, w_, :2], wrist)
         # a resting arm hangs: recorded directions, the body's lengths
-        r = np.clip((data[t, w_, 1] - rest[0]) / max(rest[1] - rest[0], 1e-6), 0, 1)[:, None]
+        r = np.clip((data[t, w_, 1] - rest[0]) / max(rest[1] - rest[0], 1e-6), 0, 1)[:, None] * (side in hang_sides)
         r = r * r * (3 - 2 * r)
         unit = lambda v: v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-6)  # noqa: E731
         hang_e = sh + upper * unit(el - sh)

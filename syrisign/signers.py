@@ -281,14 +281,15 @@ class OneSigner:
     """Every clip onto one body and one dominant hand, ready to stitch.
 
     ``signer``: the target body (see :meth:`SignerBook.target`); ``hand``: the dominant hand of the output
-    (``right``, or ``left`` for a left-handed signer). Clips of the lexicon use their signer's body and
+    (``right``, or ``left`` for a left-handed signer); ``arms``: :func:`~syrisign.retarget.retarget`'s
+    (``kept`` where the arms are drawn in the image plane later, once, on the stitched sequence). Clips of the lexicon use their signer's body and
     the entry's dominant hand; other clips (generated) are measured on themselves.
     """
 
-    def __init__(self, book: SignerBook, signer: str = "reference", hand: str = "right") -> None:
+    def __init__(self, book: SignerBook, signer: str = "reference", hand: str = "right", arms: str = "planar") -> None:
         if hand not in ("left", "right"):
             raise SignerError(f"dominant hand must be left or right, got {hand!r}")
-        self.book, self.hand, self.signer = book, hand, signer
+        self.book, self.hand, self.signer, self.arms = book, hand, signer, arms
         self.body = book.target(signer)
 
     @property
@@ -305,7 +306,7 @@ class OneSigner:
         else:
             source, handed = measure_body([c]).plausible(), dominant_hand(c)
         if self.body is not None:
-            c = retarget(c, source, self.body)
+            c = retarget(c, source, self.body, arms=self.arms)
         c, mirrored = with_dominant(c, self.hand, handed.dominant)
         if not handed.two_handed:
             c = steady_other_hand(c, self.hand)

@@ -544,7 +544,7 @@ def dominant_wrist(seq: PoseSequence, dims: int = 2) -> str:
 
 
 def join_jerk(sequence: PoseSequence, join_frames: list[int], fps: float | None = None, window: int = 5,
-              dims: int = 2, normalize: bool = True) -> float:
+              dims: int = 2, normalize: bool = True, side: str | None = None) -> float:
     """Mean magnitude of the dominant wrist's third derivative within ±``window`` frames of each join.
 
     METRICS.md: the third finite difference ``x[t+3] - 3x[t+2] + 3x[t+1] - x[t]`` times
@@ -554,13 +554,14 @@ def join_jerk(sequence: PoseSequence, join_frames: list[int], fps: float | None 
     stencil (NaN when none has). The dominant wrist moves the longest path over the whole
     sequence. Units: shoulder widths / s^3 (the sequence is normalized first unless its
     ``meta["normalized"]`` says it already is, or ``normalize`` is False). ``dims=2`` uses x
-    and y: MediaPipe's z is a rough depth estimate.
+    and y: MediaPipe's z is a rough depth estimate. ``side``: the dominant hand where it is known
+    (one signer's output), instead of the longer path.
     """
     fps = sequence.fps if fps is None else float(fps)
     seq = sequence
     if normalize and not sequence.meta.get("normalized"):
         seq = sequence.normalize()
-    d3, ok = _differences(wrist_tracks(seq, dominant_wrist(seq, dims)), 3, dims)  # stencil t = frames t..t+3
+    d3, ok = _differences(wrist_tracks(seq, side or dominant_wrist(seq, dims)), 3, dims)  # stencil t = frames t..t+3
     mag = np.linalg.norm(d3, axis=-1) * fps**3
     T = len(seq)
     per_join = []

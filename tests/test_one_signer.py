@@ -213,6 +213,28 @@ def test_fingerspelling_timing_follows_the_rate(jos_letters):
         SpellConfig(rate=50)
 
 
+def test_spelled_words_keep_their_time_and_the_hand_stays_up_between_them(jos_letters, karsl_letter):
+    """Stitched between other signs, a fingerspelled word keeps n / rate seconds (neither trimmed nor cut:
+    it holds the hand still on purpose); between two spelled words the hand does not come down."""
+    from syrisign.stitch import stitch
+    body = measure_body(jos_letters[:12]).plausible()
+    rate = 2.5
+    a = spell_word(jos_letters[0:2], "right", SpellConfig(rate=rate), body=body)  # a two-letter word
+    b = spell_word(jos_letters[2:5], "right", SpellConfig(rate=rate), body=body)
+    sign = with_dominant(karsl_letter, "right")[0]
+    res = stitch([sign, a.sequence, b.sequence, sign], ["sign", "a", "b", "sign"], fps=a.sequence.fps)
+    fps = res.sequence.fps
+    for k, n in ((1, 2), (2, 3)):
+        seg = res.segments[k]
+        assert (seg.end_frame - seg.start_frame) / fps == pytest.approx(n / rate, rel=0.2)
+    assert res.kept[1][0] == 0 and res.kept[2][1] == res.trimmed[2]  # nothing cut at the signs' side
+    seq = res.sequence
+    sk = seq.skeleton
+    w, e = sk.index["pose.RIGHT_WRIST"], sk.index["pose.RIGHT_ELBOW"]
+    between = range(res.segments[1].end_frame - 3, res.segments[2].start_frame + 3)
+    assert all(seq.data[t, w, 1] < seq.data[t, e, 1] for t in between)
+
+
 def test_a_hold_is_the_steady_raised_handshape(jos_letters):
     for clip in jos_letters[:8]:
         h = find_hold(clip, "right", 5)
