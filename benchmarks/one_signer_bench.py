@@ -208,7 +208,10 @@ def judge_table() -> None:
         return float((out.logits.argmax(1) == y).mean())
 
     rows = [("as recorded", top1(seqs)),
-            (f"retargeted onto the reference body ({ref.name})", top1([retarget(q, source, ref) for q in seqs])),
+            (f"retargeted onto the reference body ({ref.name}), joint directions kept",
+             top1([retarget(q, source, ref, arms="kept") for q in seqs])),
+            (f"retargeted onto the reference body ({ref.name}), arms in the image plane (what is drawn)",
+             top1([retarget(q, source, ref) for q in seqs])),
             ("retargeted onto the mean body", top1([retarget(q, source, mean) for q in seqs]))]
     try:
         from pose_anonymization.appearance import transfer_appearance

@@ -94,6 +94,8 @@ MIN_WINDOW = (-1.3, 1.3, -0.95, 0.9)  # wider than the body: room for the close-
 MAX_WINDOW = (-2.4, 2.4, -1.9, 2.2)
 WAIST = 1.2  # the waist below the shoulder line (shoulder widths) when the hips are not tracked
 WAIST_OF_HIPS = 0.85  # ... else this share of the way from the shoulder line down to the hip joints
+HAND_MOVING = 0.6  # shoulder widths / s: a hand faster than this is signing (or on its way)
+LOW_SIGN_FRAMES = 10  # a moving hand this many frames below the waist is a sign made there
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,8 @@ class Framing:
         The sequences must share their units (e.g. the outputs of one translation, all normalized); the
         body frame is their pooled shoulders. Per frame the extremes of the drawn face, hand and
         upper-body landmarks above the waist are taken (a hand resting at the thigh is below the signing
-        space). A landmark that jumps away for one frame and back is a tracking glitch and is left out, and
+        space), and below it a hand that signs there: one moving for :data:`LOW_SIGN_FRAMES` frames or
+        more (a sign made low, at the belly; a hand only falling to rest or rising from it is not kept). A landmark that jumps away for one frame and back is a tracking glitch and is left out, and
         over frames the ``ignore_frames`` most extreme are left out, so a stray landmark moves nothing;
         then ``style.margin`` is added and the window is kept
         between :data:`MIN_WINDOW` and :data:`MAX_WINDOW`. The waist is :data:`WAIST_OF_HIPS` of the
@@ -157,8 +160,9 @@ class Framing:
         lo_x, hi_x = np.sort(e[:, 0])[k], np.sort(e[:, 1])[::-1][k]
         lo_y, hi_y = np.sort(e[:, 2])[k], np.sort(e[:, 3])[::-1][k]
         m = style.margin
+        bottom = max(min(hi_y, waist), _low_signing(seqs, units, style))
         win = (min(lo_x - m, MIN_WINDOW[0]), max(hi_x + m, MIN_WINDOW[1]),
-               min(lo_y - m, MIN_WINDOW[2]), max(min(hi_y, waist) + m, MIN_WINDOW[3]))
+               min(lo_y - m, MIN_WINDOW[2]), max(bottom + m, MIN_WINDOW[3]))
         win = (max(win[0], MAX_WINDOW[0]), min(win[1], MAX_WINDOW[1]),
                max(win[2], MAX_WINDOW[2]), min(win[3], MAX_WINDOW[3]))
         return cls((float(centre[0]), float(centre[1])), width, tuple(float(v) for v in win))
@@ -188,6 +192,31 @@ def _spikes(u: np.ndarray, ok: np.ndarray, jump: float = 0.5) -> np.ndarray:
     dp, dn = np.linalg.norm(cur - prev, axis=-1), np.linalg.norm(cur - nxt, axis=-1)
     ds = np.linalg.norm(nxt - prev, axis=-1)
     return both & (dp > jump) & (dn > jump) & (ds < 0.5 * np.minimum(dp, dn))
+
+
+def _low_signing(seqs: list[PoseSequence], units: list[np.ndarray], style: RenderStyle) -> float:
+    """How far down (shoulder widths) hands reach while they sign: per frame the lowest point of each hand
+    that moves faster than :data:`HAND_MOVING`, then the :data:`LOW_SIGN_FRAMES`-th lowest over the frames
+    (a hand passing on its way to rest is there for fewer frames); -inf when no hand moves that long."""
+    lows = []
+    for s, u in zip(seqs, units):
+        for hand in (LEFT_HAND, RIGHT_HAND):
+            if not s.skeleton.has(hand) or len(s) < 2:
+                continue
+            sl = s.skeleton.slices[hand]
+            ok = s.confidence[:, sl] > style.min_confidence  # (T, 21)
+            seen = ok.sum(1) >= 5
+            c = (u[:, sl] * ok[..., None]).sum(1) / np.maximum(ok.sum(1), 1)[:, None]  # (T, 2) centroid
+            speed = np.zeros(len(s))
+            both = seen[1:] & seen[:-1]
+            speed[1:] = np.where(both, np.linalg.norm(np.diff(c, axis=0), axis=-1) * s.fps, 0.0)
+            moving = seen & (speed > HAND_MOVING)
+            if moving.any():
+                lows.append(np.where(ok[moving], u[moving][:, sl, 1], -np.inf).max(1))
+    if not lows:
+        return -np.inf
+    low = np.sort(np.concatenate(lows))[::-1]
+    return float(low[LOW_SIGN_FRAMES - 1]) if len(low) >= LOW_SIGN_FRAMES else -np.inf
 
 
 def _waist(seqs: list[PoseSequence], units: list[np.ndarray], style: RenderStyle) -> float:

@@ -177,6 +177,34 @@ def test_camera_holds_every_landmark_of_the_signing_space(which, jos, karsl_word
         assert (x1 - x0) * (y1 - y0) < 0.45 * 5.2 * 5.8  # the old fixed window was 5.2 x 5.8 shoulder widths
 
 
+def test_a_sign_made_low_is_in_view_and_a_hand_falling_to_rest_is_not(data_dir, clip):
+    """The Saudi dictionary's مستشفى is signed with both hands at the belly, below the waist: the camera takes
+    them in (they would be under the caption bar). A hand that only falls to rest does not lower the camera."""
+    from syrisign.data.extract import HolisticExtractor
+
+    ex = HolisticExtractor()
+    try:
+        seq = ex.extract_path(data_dir / "esharah" / "words" / "مستشفى.mp4")
+    finally:
+        ex.close()
+    fr = Framing.signing_space(seq)
+    u, ok = (seq.data[..., :2] - np.float32(fr.centre)) / fr.width, seq.confidence > 0
+    sk = seq.skeleton
+    hands = np.r_[sk.slices["left_hand"].start:sk.slices["left_hand"].stop,
+                  sk.slices["right_hand"].start:sk.slices["right_hand"].stop]
+    low = ok[:, hands] & (u[:, hands, 1] > 1.3)  # hand points below the waist
+    assert low.any(1).sum() >= 10
+    shown = low & (u[:, hands, 1] <= fr.window[3])
+    assert shown.sum() >= 0.85 * low.sum(), fr.window  # all but the few lowest frames
+    # a hand that falls out of the signing space for a few frames (e.g. to rest at the end): the camera stays
+    base = Framing.signing_space(clip)
+    data = clip.data.copy()
+    j = np.r_[clip.skeleton.slices["right_hand"].start:clip.skeleton.slices["right_hand"].stop]
+    fall = np.linspace(0, 1.5 * base.width, 5, dtype=np.float32)
+    data[-5:, j, 1] += fall[:, None]
+    assert Framing.signing_space(replace(clip, data=data)).window[3] <= base.window[3] + 1e-6  # not lowered for it
+
+
 def test_a_stray_landmark_does_not_move_the_camera(clip):
     fr = Framing.signing_space(clip)
     stray = clip.data.copy()
