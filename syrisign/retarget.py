@@ -308,7 +308,7 @@ def _elbow_choices(s: np.ndarray, w: np.ndarray, upper: float, fore: float) -> t
 
 def planar_arms(seq: PoseSequence, body: Body, keep_side: float = 0.1, hang: float = 1.0,
                 turn: tuple[float, float] = (45.0, 75.0), lift: tuple[float, float] = (0.2, 0.4),
-                rest: tuple[float, float] = (1.0, 1.25), hang_sides: tuple[str, ...] = SIDES) -> PoseSequence:
+                rest: tuple[float, float] = (0.9, 1.6), hang_sides: tuple[str, ...] = SIDES) -> PoseSequence:
     """Each arm of ``seq`` drawn in the image plane with ``body``'s 2-D upper arm and forearm.
 
     The wrist stays where it is (the hand's place is the sign's location), and the elbow goes to one of
