@@ -13,7 +13,8 @@ people, and the hand that signs changes with the source. This module
   two bodies' lengths, so the rotations stay and the lengths become the target's; then (by default)
   :func:`planar_arms` draws each arm in the image plane with the target's lengths, the hand where it was
   signed and the elbow placed to match, so that a forearm held towards the camera does not shrink on the
-  drawn skeleton (a stick figure has no depth to show foreshortening with);
+  drawn skeleton (a stick figure has no depth to show foreshortening with), except where the elbow would
+  have to fly out like a wing;
 - :func:`dominant_hand` says which hand signs (the wrist that travels farther) and whether the sign is
   two-handed; :func:`with_dominant` mirrors a recording whose dominant hand is the other one (a
   two-handed sign is mirrored as a whole).
@@ -242,11 +243,11 @@ def retarget(seq: PoseSequence, source: Body, target: Body, arms: str = "planar"
     target's does above the shoulders (the head's own motion is kept) and scaled about it to the
     target's head size.
 
-    ``arms="planar"`` (the default) then draws each arm in the image plane with the target's lengths in
-    every frame (:func:`planar_arms`): the hand stays where it was signed and the elbow is placed so that
-    upper arm and forearm have the target's 2-D lengths. ``arms="kept"`` keeps every joint's direction,
-    and with it the foreshortening of a forearm held towards the camera, which a drawn skeleton shows as a
-    forearm that shrinks.
+    ``arms="planar"`` (the default) then draws each arm in the image plane with the target's lengths
+    (:func:`planar_arms`): the hand stays where it was signed and the elbow is placed so that upper arm and
+    forearm have the target's 2-D lengths, wherever that leaves the elbow in a natural place.
+    ``arms="kept"`` keeps every joint's direction, and with it the foreshortening of a forearm held
+    towards the camera, which a drawn skeleton shows as a forearm that shrinks.
     """
     if arms not in ("planar", "kept"):
         raise RetargetError(f"arms must be planar or kept, got {arms!r}")
@@ -306,6 +307,23 @@ def _elbow_choices(s: np.ndarray, w: np.ndarray, upper: float, fore: float) -> t
     return np.stack([mid + n * h[:, None], mid - n * h[:, None]], axis=1), w2
 
 
+def _sides(cost: np.ndarray, keep: float) -> np.ndarray:
+    """(n,) which of the two elbow places (cost (n, 2)) each frame takes: the cheaper, but the side of the
+    frame before until the other is cheaper by ``keep``."""
+    pick = np.empty(len(cost), dtype=np.int64)
+    prev = -1
+    for k in range(len(cost)):
+        best = int(np.argmin(cost[k]))
+        if prev >= 0 and best != prev and cost[k, prev] - cost[k, best] < keep:
+            best = prev
+        pick[k] = prev = best
+    return pick
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-6)
+
+
 def planar_arms(seq: PoseSequence, body: Body, keep_side: float = 0.1, hang: float = 1.0,
                 turn: tuple[float, float] = (45.0, 75.0), lift: tuple[float, float] = (0.2, 0.4),
                 rest: tuple[float, float] = (0.9, 1.6), hang_sides: tuple[str, ...] = SIDES) -> PoseSequence:
@@ -349,14 +367,7 @@ def planar_arms(seq: PoseSequence, body: Body, keep_side: float = 0.1, hang: flo
         out = np.sign(sh[:, None, 0]) * choices[..., 0]  # (n, 2) how far out from the body's midline
         cost = np.linalg.norm(choices - el[:, None], axis=-1) - hang * (choices[..., 1] + 0.5 * out)
         cost += 4.0 * np.maximum(0.0, -out)  # an elbow across the body's midline: hardly ever
-        pick = np.empty(len(t), dtype=np.int64)
-        prev = -1
-        for k in range(len(t)):
-            best = int(np.argmin(cost[k]))
-            if prev >= 0 and best != prev and cost[k, prev] - cost[k, best] < keep_side * upper:
-                best = prev
-            pick[k] = prev = best
-        planar = choices[np.arange(len(t)), pick]
+        planar = choices[np.arange(len(t)), _sides(cost, keep_side * upper)]
         a, b = planar - sh, el - sh
         cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-9)
         angle = np.degrees(np.arccos(np.clip(cos, -1, 1)))
@@ -374,9 +385,8 @@ def planar_arms(seq: PoseSequence, body: Body, keep_side: float = 0.1, hang: flo
         # a resting arm hangs: recorded directions, the body's lengths
         r = np.clip((data[t, w_, 1] - rest[0]) / max(rest[1] - rest[0], 1e-6), 0, 1)[:, None] * (side in hang_sides)
         r = r * r * (3 - 2 * r)
-        unit = lambda v: v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-6)  # noqa: E731
-        hang_e = sh + upper * unit(el - sh)
-        hang_w = hang_e + fore * unit(data[t, w_, :2] - el)
+        hang_e = sh + upper * _unit(el - sh)
+        hang_w = hang_e + fore * _unit(data[t, w_, :2] - el)
         data[t, e_, :2] = elbow + r * (hang_e - elbow)
         shift = wrist + r * (hang_w - wrist) - data[t, w_, :2]  # (n, 2): the hand moves with its wrist
         moved = [w_, *_wrist_children(sk, side)]
