@@ -236,10 +236,10 @@ class Pipeline:
                 pieces.append((ready[i], u.text_ar, [i], None))
                 i += 1
         res = stitch([p[0] for p in pieces], [p[1] for p in pieces], fps=self.fps)
-        if one.body is not None:  # the joins too: every frame's arms with the body's lengths
-            from syrisign.retarget import planar_arms
+        if one.body is not None:  # the joins too: every frame's arms with the body's lengths; one torso
+            from syrisign.retarget import planar_arms, steady_lower_body
             other = "left" if one.hand == "right" else "right"
-            res = replace(res, sequence=planar_arms(res.sequence, one.body, hang_sides=(other,)))
+            res = replace(res, sequence=steady_lower_body(planar_arms(res.sequence, one.body, hang_sides=(other,))))
         segments = []
         for k, (_, label, idx, bounds) in enumerate(pieces):
             if bounds is None:

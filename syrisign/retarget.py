@@ -538,6 +538,26 @@ def steady_other_hand(seq: PoseSequence, dominant: str, below: float = 1.0) -> P
     return PoseSequence(data, conf, seq.fps, seq.skeleton, seq.timestamps, dict(seq.meta, steadied=other))
 
 
+LOWER_BODY = ("HIP", "KNEE", "ANKLE", "HEEL", "FOOT")
+
+
+def steady_lower_body(seq: PoseSequence) -> PoseSequence:
+    """Hips and legs held at their median place over the whole sequence (where seen): each recording puts
+    them a little elsewhere (the camera, the chair, the pose model's guess under the table), so a stitched
+    sentence's torso would jump from sign to sign; isolated signs do not move them."""
+    sk = seq.skeleton
+    joints = [j for j, name in enumerate(sk.joints)
+              if name.split(".", 1)[0] == "pose" and any(w in name.split(".", 1)[1] for w in LOWER_BODY)]
+    if not joints:
+        return seq
+    data = seq.data.copy()
+    for j in joints:
+        seen = seq.confidence[:, j] > 0
+        if seen.any():
+            data[seen, j] = np.median(seq.data[seen, j], axis=0)
+    return PoseSequence(data, seq.confidence, seq.fps, sk, seq.timestamps, dict(seq.meta))
+
+
 # -- measures (METRICS.md, legibility and one signer) --------------------------------------------------
 ARM_BONES = {"shoulder width": ("pose.LEFT_SHOULDER", "pose.RIGHT_SHOULDER"),
              "left upper arm": ("pose.LEFT_SHOULDER", "pose.LEFT_ELBOW"),
@@ -582,4 +602,4 @@ def active_hands(seq: PoseSequence, segments: list[tuple[int, int]], still: floa
 
 
 __all__ = ["Body", "Handedness", "RetargetError", "measure_body", "mean_body", "retarget", "planar_arms", "dominant_hand",
-           "with_dominant", "steady_other_hand", "arm_joints", "bone_variation", "active_hands", "travel", "raised", "wrist_path", "HAND_BONES"]
+           "with_dominant", "steady_other_hand", "steady_lower_body", "arm_joints", "bone_variation", "active_hands", "travel", "raised", "wrist_path", "HAND_BONES"]

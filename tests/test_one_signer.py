@@ -280,6 +280,12 @@ def test_one_signer_in_the_pipeline(tmp_path, jos_pose_files, karsl_letter):
     assert len(b.sequence) > 1.5 * len(out.sequence)
     cv_now = bone_variation(out.sequence, segs)
     assert cv_now["shoulder width"] < 0.03
+    # one torso: the hips stay where they are while two signers' letters follow each other
+    sk = out.sequence.skeleton
+    for hip in ("pose.LEFT_HIP", "pose.RIGHT_HIP"):
+        j = sk.index[hip]
+        seen = out.sequence.confidence[:, j] > 0
+        assert np.ptp(out.sequence.data[seen, j, :2], axis=0).max() < 1e-6
     lefty = Pipeline(lexicon=Lexicon.load(lex_dir), fuzzy=False, progress=False, hand="left").translate("وزارة")
     lo = lefty.outputs["retrieval"]
     assert set(active_hands(lo.sequence, [(s.start_frame, s.end_frame) for s in lo.segments][1:])) == {"left"}
