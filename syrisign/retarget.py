@@ -320,12 +320,26 @@ def _sides(cost: np.ndarray, keep: float) -> np.ndarray:
     return pick
 
 
+def _slow(w: np.ndarray, t: np.ndarray, fps: float, seconds: float = 0.2) -> np.ndarray:
+    """A per-frame weight (frames ``t``) that changes no faster than from 0 to 1 in ``seconds``, taking the
+    lower value first: the arm eases out of its fitted lengths in time, before a frame that needs it."""
+    step = 1.0 / max(1.0, seconds * fps)
+    out = w.astype(np.float64).copy()
+    gap = np.diff(t)
+    for k in range(1, len(out)):  # forward, then backward: each value at most the neighbour's plus a step
+        out[k] = min(out[k], out[k - 1] + step * gap[k - 1])
+    for k in range(len(out) - 2, -1, -1):
+        out[k] = min(out[k], out[k + 1] + step * gap[k])
+    return out
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-6)
 
 
 def planar_arms(seq: PoseSequence, body: Body, keep_side: float = 0.1, hang: float = 1.0,
                 turn: tuple[float, float] = (45.0, 75.0), lift: tuple[float, float] = (0.2, 0.4),
+                near: tuple[float, float] = (0.05, 0.3),
                 rest: tuple[float, float] = (0.9, 1.6), hang_sides: tuple[str, ...] = SIDES) -> PoseSequence:
     """Each arm of ``seq`` drawn in the image plane with ``body``'s 2-D upper arm and forearm.
 
@@ -378,8 +392,12 @@ def planar_arms(seq: PoseSequence, body: Body, keep_side: float = 0.1, hang: flo
         w = w * w * (3 - 2 * w)  # smooth
         # a wrist too close to its shoulder for the two lengths (a hand in front of its own shoulder): as
         # recorded; one out of reach is brought within it whatever the elbow does (no jolt as w changes)
-        close = np.linalg.norm(data[t, w_, :2] - sh, axis=-1) < abs(upper - fore) + 1e-3
-        w = np.where(close[:, None], 0.0, w)
+        # near it the fitted elbow swings round the shoulder with every small move of the hand: ease back
+        reach = np.linalg.norm(data[t, w_, :2] - sh, axis=-1)
+        lo = abs(upper - fore) + near[0]
+        n = np.clip((reach - lo) / max(near[1] - near[0], 1e-6), 0, 1)
+        w = _slow(w[:, 0] * n * n * (3 - 2 * n), t, seq.fps)[:, None]
+        close = reach < abs(upper - fore) + 1e-3
         elbow = el + w * (planar - el)
         wrist = np.where(close[:, None], data[t, w_, :2], wrist)
         # a resting arm hangs: recorded directions, the body's lengths

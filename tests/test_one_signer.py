@@ -124,15 +124,17 @@ def test_planar_arms_keep_the_hand_and_fit_the_lengths(jos_letters):
     kept_fore = np.concatenate(kept_fore)
     assert checked > 50 and resting > 100
     assert np.percentile(kept_fore, 5) < 0.7 * target.forearm["right"]  # the kept forearm does shrink
-    # spelled in the fingerspelling space: every hold frame has the target's arm, the wrist above the elbow
+    # spelled in the fingerspelling space: every hold frame has the target's arm (within 5 %), the wrist
+    # above the elbow
     word = spell_word([retarget(c, source, target) for c in clips[:5]], "right", SpellConfig(), body=target)
     s_, e_, w_ = lengths["right"]
     d, cf = word.sequence.data, word.sequence.confidence
     frames = [t for h0, h1 in zip(word.bounds[1:-2], word.bounds[2:-1]) for t in range(h0, h1)]
     frames = [t for t in frames if (cf[t, [s_, e_, w_]] > 0).all()]
     assert len(frames) > 10
-    assert np.allclose(np.linalg.norm(d[frames, e_, :2] - d[frames, s_, :2], axis=-1), target.upper_arm["right"], atol=1e-3)
-    assert np.allclose(np.linalg.norm(d[frames, w_, :2] - d[frames, e_, :2], axis=-1), target.forearm["right"], atol=1e-3)
+    # (the place is close to the shoulder, where the fitted elbow is eased towards the hold's hanging elbow)
+    assert np.allclose(np.linalg.norm(d[frames, e_, :2] - d[frames, s_, :2], axis=-1), target.upper_arm["right"], rtol=0.05)
+    assert np.allclose(np.linalg.norm(d[frames, w_, :2] - d[frames, e_, :2], axis=-1), target.forearm["right"], rtol=0.05)
     assert (d[frames, w_, 1] < d[frames, e_, 1]).all()
     with pytest.raises(ValueError, match="planar or kept"):
         retarget(clips[0], source, target, arms="bent")
