@@ -292,6 +292,7 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
                 "vqvae_path": str(vq_path), "vqvae_epoch": vq_ckpt.get("train_state", {}).get("best_epoch"),
                 "features": feats, "split": split.describe, "train_texts": train_texts,
                 "retarget": bool(vq_ckpt.get("retarget", False)), "reference_body": vq_ckpt.get("reference_body"),
+                "vqvae_pretrain": _pretrained_on(vq_ckpt),
                 "token_lengths": {"max": min(longest, mcfg.max_tokens),
                                   "median": float(np.median([len(it.codes) for it in train_items]))},
                 "run": {k: v for k, v in asdict(cfg).items() if k not in ("model", "train")}}
@@ -319,9 +320,15 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
               "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "stopped": result.stopped,
               "train_seconds": round(train_seconds, 1), "resumed": resumed, "cross_entropy": ce,
               "generator": mcfg.generator, "num_quantizers": mcfg.num_quantizers,
-              "retarget": bool(vq_ckpt.get("retarget", False)),
+              "retarget": bool(vq_ckpt.get("retarget", False)), "vqvae_pretrain": _pretrained_on(vq_ckpt),
               "device": str(trainer.device), "threads": torch.get_num_threads()}
     return _finish_report(cfg, report, path, device, split, t0)
+
+
+def _pretrained_on(vq_ckpt: dict) -> dict | None:
+    """What the VQ-VAE was pretrained on (``train vqvae --pretrain``), None when it was not."""
+    pre = vq_ckpt.get("pretrain")
+    return {k: pre.get(k) for k in ("datasets", "counts", "excluded_signers")} if pre else None
 
 
 def _plain_cross_entropy(model, mcfg, train_items, val_items, test_items, table) -> dict:

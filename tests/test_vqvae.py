@@ -19,10 +19,10 @@ ISL_WORDS = ("hello", "yes", "no")
 ISL_SIGNERS = ("apurve", "gautam", "rajat")
 
 
-def build_tiny_isl(data_dir: Path, out: Path, reps: int = 2) -> Path:
+def build_tiny_isl(data_dir: Path, out: Path, reps: int = 2, words=ISL_WORDS, signers=ISL_SIGNERS) -> Path:
     """A small real dataset: 3 ISL words x 3 signers x ``reps`` repetitions of Kinect recordings."""
     from syrisign.data.build import build_dataset
-    want = {(w, s, str(r)) for w in ISL_WORDS for s in ISL_SIGNERS for r in range(1, reps + 1)}
+    want = {(w, s, str(r)) for w in words for s in signers for r in range(1, reps + 1)}
     src = out.parent / (out.name + "-src")
     src.mkdir(parents=True, exist_ok=True)
     with tarfile.open(data_dir / "isl_kinect" / "RawDataset.tar.gz") as tf:
@@ -278,3 +278,50 @@ def test_a_model_trained_on_retargeted_clips_decodes_to_the_reference_bone_lengt
         # on the reference body (1.1 and 1.1 shoulder widths), neither signer's own (0.9/0.95 or 1.4/1.3)
         assert got.forearm["right"] == pytest.approx(ref.forearm["right"], rel=0.1)
         assert got.upper_arm["right"] == pytest.approx(ref.upper_arm["right"], rel=0.1)
+
+
+def test_pretraining_then_fine_tuning_starts_from_the_prior_and_records_it(tiny_isl, data_dir, tmp_path, capsys):
+    """--pretrain trains on other recordings of the layout first (never the held-out signer), then fine-tunes."""
+    other = build_tiny_isl(data_dir, tmp_path / "other-isl", reps=2, words=("bye", "go"), signers=("apurve", "rajat"))
+    out = tmp_path / "vq.pt"
+    args = ["train", "vqvae", "--dataset", str(tiny_isl), "--test-signers", "rajat", "--codebook-size", "16",
+            "--code-dim", "16", "--width", "32", "--depth", "1", "--batch-size", "4", "--window", "32",
+            "--threads", "1", "--out", str(out), "--no-progress", "--pretrain", str(other),
+            "--pretrain-epochs", "2", "--pretrain-lr", "3e-3", "--epochs", "1", "--lr", "0"]
+    assert cli(args) == 0
+    assert "pretrained on" in capsys.readouterr().out
+    pre_path = tmp_path / "vq.pretrain.pt"
+    pre, ckpt = torch.load(pre_path, weights_only=False), torch.load(out, weights_only=False)
+    rec = ckpt["pretrain"]
+    assert rec["datasets"] == ["other-isl"] and rec["excluded_signers"] == ["rajat"] and rec["finished"]
+    # rajat's 4 clips of the other dataset are held out too; the fine-tuning dataset adds its training split
+    assert rec["excluded"] == {"other-isl": 4} and rec["counts"]["other-isl"] == 4
+    assert rec["counts"]["tiny-isl (training split)"] == ckpt["split"]["counts"]["train"]
+    assert rec["epochs_run"] == 2 and rec["checkpoint"] == str(pre_path)
+    # fine-tuned with lr 0: the network weights are exactly the pretrained ones (only the EMA codebook moved),
+    # and they are not the seed's initial weights, which the pretraining changed
+    from syrisign.ml.device import seed_everything
+    seed_everything(0)
+    fresh = MotionVQVAE(load_vqvae(out)[0].cfg).state_dict()
+    weights = [k for k in pre["model"] if k.startswith(("encoder.", "decoder."))]
+    assert weights and all(torch.equal(ckpt["model"][k], pre["model"][k]) for k in weights)
+    assert not all(torch.equal(fresh[k], pre["model"][k]) for k in weights)
+    assert torch.equal(ckpt["model"]["mean"], pre["model"]["mean"])  # the prior's normalization is kept
+    report = json.loads(out.with_suffix(".metrics.json").read_text())
+    assert report["pretrain"]["datasets"] == ["other-isl"] and report["test"]["samples"] == 6
+
+    # resuming: the finished pretraining is not run again, the fine-tuning continues
+    stamp = pre_path.stat().st_mtime_ns
+    assert cli(args[:-3] + ["2", "--lr", "0"]) == 0
+    report2 = json.loads(out.with_suffix(".metrics.json").read_text())
+    assert report2["resumed"] and report2["epochs_run"] == 2 and pre_path.stat().st_mtime_ns == stamp
+    # another list of pretraining datasets on the same file needs --fresh
+    capsys.readouterr()
+    assert cli([a for a in args if a not in ("--pretrain", str(other))]) != 0
+    assert "--fresh" in capsys.readouterr().err
+
+
+def test_only_datasets_whose_skeleton_maps_onto_the_layout_can_pretrain():
+    from vqvae.data import maps_onto
+    assert maps_onto("holistic543", "syrisign193") and maps_onto("holistic543", "upper65")  # KArSL, Esharah
+    assert maps_onto("kinect20", "kinect20") and not maps_onto("kinect20", "syrisign193")  # ISL has no hands

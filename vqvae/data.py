@@ -204,3 +204,72 @@ def crop(x: np.ndarray, m: np.ndarray, window: int, rng: np.random.Generator) ->
         return x, m
     start = int(rng.integers(0, len(x) - window + 1))
     return x[start:start + window], m[start:start + window]
+
+
+# -- pretraining: every recording of other datasets that maps onto the layout ------------------------------
+def maps_onto(skeleton: str, layout: str) -> bool:
+    """Whether every joint of ``layout`` is a joint of ``skeleton`` (by name, as ``PoseSequence.reduce`` matches)."""
+    from syrisign.skeletons import get_skeleton
+    have = set(get_skeleton(skeleton).joints)
+    return all(j in have for j in get_skeleton(layout).joints)
+
+
+def load_pretrain(datasets: list[str], feats: FeatureConfig, exclude_signers: list[str], target_body: dict | None = None,
+                  progress: bool = True) -> tuple[list[Item], dict]:
+    """Every recording of ``datasets`` prepared like the fine-tuning split (``feats``: its layout and fps).
+
+    A dataset whose skeleton does not map onto the layout is refused (ISL's Kinect skeleton has no hands, so
+    it cannot join a MediaPipe layout). Signers named in ``exclude_signers`` (the held-out signers of the
+    fine-tuning dataset) are left out of every dataset, so that a held-out signer's body is never seen. With
+    ``target_body`` (``Split.body``) each clip is moved onto that reference body and a right dominant hand,
+    each signer's body measured on their own recordings, as ``load_split`` does."""
+    from tqdm import tqdm
+
+    from syrisign.data import ensure_dataset
+    from syrisign.retarget import Body
+
+    target = Body.from_dict(target_body) if target_body is not None else None
+    loaded = []
+    for name in datasets:
+        ds = ensure_dataset(name, progress=progress)
+        bad = sorted({s.skeleton for s in ds.samples if not maps_onto(s.skeleton, feats.layout)})
+        if bad:
+            raise SyriSignError(f"{ds.root.name} cannot pretrain a {feats.layout} model: its skeleton "
+                                f"{', '.join(bad)} lacks joints of {feats.layout}")
+        loaded.append(ds)
+    items: list[Item] = []
+    desc: dict = {"datasets": [ds.root.name for ds in loaded], "excluded_signers": sorted(exclude_signers),
+                  "counts": {}, "excluded": {}, "retarget": target is not None}
+    for ds in loaded:
+        name = ds.root.name
+        keep = [s for s in ds.samples if s.signer not in exclude_signers]
+        desc["excluded"][name] = len(ds.samples) - len(keep)
+        seqs = {}
+        for s in tqdm(keep, desc=f"{name} pretraining", leave=False, disable=not progress):
+            try:
+                seqs[s.id] = ds.load(s).normalize() if target is not None else ds.load(s)
+            except Exception as e:  # noqa: BLE001 - one bad file is skipped
+                tqdm.write(f"skipping {s.id}: {e}")
+        if target is not None:
+            by_signer: dict = defaultdict(list)
+            for s in keep:
+                if s.id in seqs:
+                    by_signer[s.signer].append((s.id, seqs[s.id]))
+            bodies, dominant, handed = _signer_bodies(by_signer)
+        n = 0
+        for s in keep:
+            if s.id not in seqs:
+                continue
+            try:
+                seq = seqs.pop(s.id)
+                if target is not None:
+                    seq = one_signer(seq, bodies.get(s.signer), target, handed.get(s.id), dominant.get(s.signer, "right"))
+                x, m = prepare(seq, feats)
+            except Exception as e:  # noqa: BLE001
+                tqdm.write(f"skipping {s.id}: {e}")
+                continue
+            if len(x) >= 2:
+                items.append(Item(x, m, f"{name}:{s.class_key}", sample_texts(s) or [s.class_key], s.signer, s.id))
+                n += 1
+        desc["counts"][name] = n
+    return items, desc

@@ -34,6 +34,11 @@ class VQTrainConfig:
     progress: bool = True
     model: dict = field(default_factory=dict)  # VQVAEConfig overrides
     train: dict = field(default_factory=dict)  # TrainConfig overrides
+    # pretraining (the motion prior): first train on these datasets' recordings together with this dataset's
+    # training split (never its held-out signers), then fine-tune on this dataset alone
+    pretrain: list[str] = field(default_factory=list)
+    pretrain_train: dict = field(default_factory=dict)  # TrainConfig overrides of the pretraining stage
+    pretrain_out: str | None = None  # default: <out>.pretrain.pt beside the fine-tuned checkpoint
 
 
 def default_checkpoint(dataset: str, kind: str = "vqvae") -> Path:
@@ -179,21 +184,35 @@ def train_vqvae(cfg: VQTrainConfig) -> dict:
     layout = split.features.layout
     mcfg = VQVAEConfig(**{**cfg.model, "layout": layout, "num_joints": get_skeleton(layout).num_joints,
                           "fps": split.features.fps})
-    stats = Standardizer.fit([(it.x, it.mask) for it in split.train], min_std=0.05)
+    pool, pre_desc = split.train, None
+    if cfg.pretrain:
+        from vqvae.data import load_pretrain
+        others = [d for d in cfg.pretrain if Path(d).name != split.dataset]  # this dataset joins as its training split
+        extra_items, pre_desc = load_pretrain(others, split.features, split.test_signers, split.body,
+                                              progress=cfg.progress)
+        pool = split.train + extra_items
+        pre_desc = {**pre_desc, "requested": list(cfg.pretrain),
+                    "counts": {f"{split.dataset} (training split)": len(split.train), **pre_desc["counts"]}}
+    # with pretraining the statistics are those of all the pretraining recordings, kept by the fine-tuning
+    stats = Standardizer.fit([(it.x, it.mask) for it in pool], min_std=0.05)
     from syrisign.ml.device import seed_everything
     seed_everything(tcfg.seed)  # the same initial weights on every run and every process
     model = MotionVQVAE(mcfg)
     model.set_stats(stats.mean, stats.std)
 
     path = Path(cfg.out) if cfg.out else default_checkpoint(split.dataset)
+    ppath = Path(cfg.pretrain_out) if cfg.pretrain_out else path.with_name(path.stem + ".pretrain.pt")
     if path.is_file() and not cfg.fresh:
         old = load_checkpoint(path, KIND)
         if old.get("config") != config_to_dict(mcfg) or old.get("features") != asdict(split.features) \
-                or bool(old.get("retarget")) != cfg.retarget:
+                or bool(old.get("retarget")) != cfg.retarget \
+                or list((old.get("pretrain") or {}).get("requested", [])) != list(cfg.pretrain):
             raise SyriSignError(f"{path} holds a VQ-VAE with another configuration; add --fresh to replace it "
                                 f"or --out to write elsewhere")
-    elif path.is_file():
-        path.unlink()
+    elif cfg.fresh:
+        for p in (path, ppath if cfg.pretrain else None):
+            if p is not None and p.is_file():
+                p.unlink()
 
     def step(m, batch):
         x, jm, fm = batch
@@ -207,10 +226,16 @@ def train_vqvae(cfg: VQTrainConfig) -> dict:
 
     def extra():
         return {"stats": stats.state(), "features": asdict(split.features), "split": split.describe,
-                "retarget": cfg.retarget, "reference_body": split.body,
+                "retarget": cfg.retarget, "reference_body": split.body, "pretrain": pretrained,
                 "run": {k: v for k, v in asdict(cfg).items() if k not in ("model", "train")}}
 
     from syrisign.ml.features import collate
+    pretrained = None
+    if cfg.pretrain:
+        pretrained = pretrain_stage(cfg, model, mcfg, tcfg, pool, pre_desc, ppath, path, step, validate, extra)
+        seed_everything(tcfg.seed)
+        model = MotionVQVAE(mcfg)
+        model.load_state_dict(load_checkpoint(ppath, KIND)["model"])  # the fine-tuning starts from the prior
     data = WindowData(split.train, cfg.window, layout, cfg.augment, tcfg.seed)
     trainer = Trainer(model, tcfg, data, step, validate, path, KIND, mcfg, checkpoint_extra=extra,
                       collate_fn=collate, progress=cfg.progress)
@@ -226,12 +251,54 @@ def train_vqvae(cfg: VQTrainConfig) -> dict:
               "window": cfg.window, "retarget": cfg.retarget, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
               "stopped": result.stopped, "train_seconds": round(result.seconds, 1), "resumed": resumed,
               "total_seconds": round(time.perf_counter() - t0, 1), "peak_memory_mb": round(peak_memory_mb()),
-              "threads": torch.get_num_threads(), "device": str(trainer.device), "val": val, "test": test}
+              "threads": torch.get_num_threads(), "device": str(trainer.device), "pretrain": pretrained,
+              "val": val, "test": test}
     from syrisign.ml.distributed import is_main
     from syrisign.pose import atomic_write_bytes
     if is_main():  # data parallel: the main process alone writes
         atomic_write_bytes(path.with_suffix(".metrics.json"), json.dumps(report, indent=2, ensure_ascii=False).encode())
     return report
+
+
+def pretrain_stage(cfg: VQTrainConfig, model, mcfg, tcfg, pool, pre_desc: dict, ppath: Path, path: Path,
+                   step, validate, extra) -> dict:
+    """Train ``model`` on the pretraining pool (validated on the fine-tuning dataset's validation clips) into
+    ``ppath`` with its own budget; resumable, and skipped once finished. Returns what the fine-tuned checkpoint
+    records of it."""
+    from dataclasses import replace
+
+    from syrisign.ml.checkpoint import config_to_dict, load_checkpoint
+    from syrisign.ml.features import collate
+    from syrisign.ml.trainer import Trainer
+    ptcfg = replace(tcfg, **cfg.pretrain_train)
+    if ppath.is_file():
+        old = load_checkpoint(ppath, KIND)
+        if old.get("config") != config_to_dict(mcfg) or (old.get("pretrain") or {}).get("requested") != pre_desc["requested"] \
+                or bool(old.get("retarget")) != cfg.retarget:
+            raise SyriSignError(f"{ppath} holds a pretrained VQ-VAE of another configuration; add --fresh")
+        if (old.get("pretrain") or {}).get("finished"):
+            return old["pretrain"]
+    elif path.is_file():  # a fine-tuning without its prior cannot go on
+        raise SyriSignError(f"{path} was fine-tuned from {ppath}, which is gone; add --fresh")
+    done: dict = {}
+
+    def pextra():
+        return {**extra(), "pretrain": {**pre_desc, "checkpoint": str(ppath), **done}}
+
+    data = WindowData(pool, cfg.window, mcfg.layout, cfg.augment, ptcfg.seed)
+    trainer = Trainer(model, ptcfg, data, step, validate, ppath, KIND, mcfg, checkpoint_extra=pextra,
+                      collate_fn=collate, progress=cfg.progress)
+    resumed = trainer.resume()
+    if cfg.progress:
+        n = ", ".join(f"{k} {v}" for k, v in pre_desc["counts"].items())
+        print(f"pretraining on {len(pool)} recordings ({n})" + (f", resuming {ppath} after epoch "
+              f"{trainer.start_epoch - 1}" if resumed else ""), file=sys.stderr)
+    r = trainer.fit()
+    done.update({"finished": True, "best_epoch": r.best_epoch, "epochs_run": r.epochs_run, "stopped": r.stopped,
+                 "train_seconds": round(r.seconds, 1),  # of the last run when resumed
+                 "best_val_loss": r.best, "resumed": resumed, "train_config": asdict(ptcfg)})
+    trainer._save(r.epochs_run)  # the best weights, marked finished
+    return {**pre_desc, "checkpoint": str(ppath), **done}
 
 
 # -- command line ------------------------------------------------------------------------------------
@@ -303,6 +370,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--no-retarget", dest="retarget", action="store_false", help="clips as they were signed")
     m.add_argument("--no-augment", dest="augment", action="store_false",
                    help="no random rotation, scale, shear and speed change of training windows")
+    pt = p.add_argument_group("pretraining (a motion prior from other datasets of the same layout)")
+    pt.add_argument("--pretrain", type=_signers, default=[], metavar="A,B",
+                    help="first train on these datasets (every signer except the held-out ones) together with "
+                         "this dataset's training split, then fine-tune on this dataset; e.g. karsl-letters,esharah")
+    pt.add_argument("--pretrain-epochs", type=int, default=None, help="epochs of the pretraining (default: --epochs)")
+    pt.add_argument("--pretrain-minutes", type=float, default=None,
+                    help="time budget of the pretraining (default: --max-minutes); the fine-tuning has its own")
+    pt.add_argument("--pretrain-lr", type=float, default=None, help="learning rate of the pretraining (default: --lr)")
+    pt.add_argument("--pretrain-out", default=None, help="pretrained checkpoint (default: <out>.pretrain.pt)")
 
 
 def main(args) -> int:
@@ -318,7 +394,9 @@ def main(args) -> int:
                "kmeans_init": args.kmeans_init,
                "quantizer": args.quantizer,
                "num_quantizers": args.num_quantizers if args.quantizer == "residual" else 1},
-        train=train_overrides(args))
+        train=train_overrides(args), pretrain=args.pretrain, pretrain_out=args.pretrain_out,
+        pretrain_train={k: v for k, v in (("epochs", args.pretrain_epochs), ("max_minutes", args.pretrain_minutes),
+                                          ("lr", args.pretrain_lr)) if v is not None})
     report = train_vqvae(cfg)
     print_report(report)
     return 0
@@ -332,6 +410,11 @@ def print_report(r: dict) -> None:
           + (", retargeted" if r.get("retarget") else "") + f"): best epoch {r['best_epoch']} of "
           f"{r['epochs_run']} ({r['stopped']}), {r['train_seconds'] / 60:.1f} min training, "
           f"peak memory {r['peak_memory_mb']} MB, {r['threads']} threads on {r['device']}")
+    pre = r.get("pretrain")
+    if pre:
+        print("  pretrained on " + ", ".join(f"{k} {v}" for k, v in pre["counts"].items())
+              + f" recordings (held-out signers {', '.join(pre['excluded_signers'])} left out): best epoch "
+              f"{pre['best_epoch']} of {pre['epochs_run']} ({pre['stopped']}), {pre['train_seconds'] / 60:.1f} min")
     for name in ("val", "test"):
         m = r.get(name) or {}
         if not m:
