@@ -70,7 +70,11 @@ class MaskedTransformer(nn.Module):
         self.cond = _Cond(cfg)
         self.enc = _Encoder(cfg, cfg.n_layer)
         self.head = nn.Linear(cfg.n_embd, k)
-        self.length_head = nn.Linear(cfg.n_embd, cfg.max_tokens)  # class i: i + 1 tokens
+        # the length from the text alone (MoMask's length estimator): read from the transformer's condition
+        # position it would see the tokens' positions, which give the length away in training and are absent
+        # when generating (a length head on h[:, 0] learned to count the padding, then predicted 2 tokens)
+        self.length_head = nn.Sequential(nn.Linear(cfg.text_dim, cfg.n_embd), nn.GELU(),
+                                         nn.Linear(cfg.n_embd, cfg.max_tokens))  # class i: i + 1 tokens
 
     def forward(self, idx: torch.Tensor, cond: torch.Tensor, uncond: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -79,7 +83,7 @@ class MaskedTransformer(nn.Module):
         x = torch.cat([self.cond(cond, uncond), self.tok(idx)], 1) + self.pos[:, : l + 1]
         pad = torch.cat([torch.zeros(b, 1, dtype=torch.bool, device=idx.device), idx == self.pad_id], 1)
         h = self.enc(x, pad)
-        return self.head(h[:, 1:]), self.length_head(h[:, 0])
+        return self.head(h[:, 1:]), self.length_head(cond)
 
     def loss(self, codes: torch.Tensor, lengths: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """``codes (b, l)`` base tokens (-1 at padding), ``lengths (b,)``: masked-token CE + length CE."""
@@ -106,10 +110,7 @@ class MaskedTransformer(nn.Module):
 
     @torch.no_grad()
     def predict_length(self, cond: torch.Tensor, max_tokens: int) -> torch.Tensor:
-        b = cond.shape[0]
-        empty = torch.full((b, 0), self.pad_id, dtype=torch.long, device=cond.device)
-        _, len_logits = self(empty, cond)
-        return len_logits[:, :max_tokens].argmax(-1) + 1
+        return self.length_head(cond)[:, :max_tokens].argmax(-1) + 1
 
     @torch.no_grad()
     def generate(self, cond: torch.Tensor, lengths: torch.Tensor, steps: int | None = None, temperature: float = 1.0,
