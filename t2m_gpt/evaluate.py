@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         ck = load_checkpoint(prod.path, "t2m")
         f, s = ck["features"], ck["split"]
         split = load_split(args.dataset, s["test_signers"], f["layout"], f["fps"], s["val_frac"], s["seed"],
-                           max_frames=f["max_frames"], trim_idle=f["trim_idle"])
+                           max_frames=f["max_frames"], trim_idle=f["trim_idle"],
+                           exclude_classes=s.get("exclude_classes"))
     except SyriSignError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -229,7 +229,8 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
     feats, vsplit = vq_ckpt["features"], vq_ckpt["split"]
     split = load_split(cfg.dataset, vsplit["test_signers"], feats["layout"], feats["fps"], vsplit["val_frac"],
                        vsplit["seed"], max_frames=feats["max_frames"], trim_idle=feats["trim_idle"],
-                       progress=cfg.progress, retarget=bool(vq_ckpt.get("retarget", False)))
+                       progress=cfg.progress, retarget=bool(vq_ckpt.get("retarget", False)),
+                       exclude_classes=vsplit.get("exclude_classes"))
 
     # texts: every label of every item, embedded once by the frozen encoder
     enc = get_text_encoder(cfg.text_encoder)
@@ -371,7 +372,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m = p.add_argument_group("model")
     m.add_argument("--vqvae", default=None, help="VQ-VAE checkpoint (default: $SYRISIGN_HOME/checkpoints/vqvae-<dataset>.pt)")
     m.add_argument("--text-encoder", default="use",
-                   help="frozen text encoder: use (multilingual, 512-d), e5, minilm, or t5:<local dir> (e.g. AraT5)")
+                   help="frozen text encoder: use (multilingual, 512-d), e5, minilm, t5:<local dir> (e.g. AraT5), "
+                        "or retrieval:<checkpoint> (a retrieval model's text tower: the shared text-pose space)")
     m.add_argument("--generator", default="gpt", choices=["gpt", "masked"],
                    help="base-token generator: gpt (autoregressive, T2M-GPT) or masked (MoMask: masked transformer, "
                         "cosine schedule, iterative decoding); a residual VQ-VAE adds the residual transformer")

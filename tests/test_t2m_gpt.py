@@ -348,3 +348,64 @@ def test_masked_residual_checkpoint_generates_through_the_producer(trained_maske
         assert s.meta["generator"] == "masked" and s.meta["quantizer"] == "residual" and s.meta["retargeted"]
     again = load_producer("generative", checkpoint=str(gen)).produce([SignUnit("نعم", "yes")])
     np.testing.assert_array_equal(again[0].data, seqs[0].data)
+
+
+# -- conditioning on the retrieval model's text side (issue 17z) ---------------------------------------
+def _tiny_retrieval_checkpoint(path: Path) -> Path:
+    """A real retrieval checkpoint (the tiny config of test_retrieval), saved as retrieval/train.py saves one."""
+    from retrieval.model import RetrievalModel
+    from syrisign.ml.checkpoint import save_checkpoint
+    from test_retrieval import tiny_config
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    model = RetrievalModel(cfg).eval()
+    classes = [{"key": w, "label_ar": "", "label_en": w, "signed_language": "isl"} for w in ("yes", "no", "hello")]
+    save_checkpoint(path, "retrieval", cfg, model.state_dict(), classes=classes,
+                    text_in_dim=model.text.in_dim if hasattr(model.text, "in_dim") else None)
+    return path
+
+
+def test_retrieval_text_encoder_returns_the_models_text_vectors(tmp_path):
+    from retrieval.model import load_model
+    from syrisign.ml.text import TextEncoderError, available_text_encoders, get_text_encoder
+    assert "retrieval:<checkpoint>" in available_text_encoders()
+    ck = _tiny_retrieval_checkpoint(tmp_path / "r.pt")
+    enc = get_text_encoder(f"retrieval:{ck}")
+    texts = ["yes", "نعم", "hello"]
+    got = enc.encode(texts)
+    lm = load_model(ck)
+    with torch.no_grad():
+        want = lm.model.encode_text([lm.model.prompt(t, t, "isl") for t in texts], ["isl"] * 3).numpy()
+    assert enc.sign_lang == "isl" and got.shape == (3, lm.config.embed_dim)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    # another checkpoint never shares the cached vectors
+    torch.manual_seed(1)
+    ck2 = tmp_path / "r2.pt"
+    from retrieval.model import RetrievalModel
+    from syrisign.ml.checkpoint import save_checkpoint
+    from test_retrieval import tiny_config
+    save_checkpoint(ck2, "retrieval", tiny_config(), RetrievalModel(tiny_config()).state_dict(), classes=[])
+    enc2 = get_text_encoder(f"retrieval:{ck2}")
+    assert enc2._cache_file() != enc._cache_file()
+    assert not np.allclose(enc2.encode(texts), got)
+    with pytest.raises(TextEncoderError, match="no retrieval checkpoint"):
+        get_text_encoder(f"retrieval:{tmp_path / 'missing.pt'}")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(TextEncoderError, match="retrieval checkpoint"):
+        get_text_encoder(f"retrieval:{bad}")
+
+
+def test_t2m_trains_and_generates_conditioned_on_a_retrieval_model(trained, tmp_path):
+    ds, vq, _ = trained
+    ck = _tiny_retrieval_checkpoint(tmp_path / "r.pt")
+    out = tmp_path / "t2m-r.pt"
+    assert cli(["train", "t2m", "--dataset", str(ds), "--test-signers", "rajat", "--vqvae", str(vq),
+                "--text-encoder", f"retrieval:{ck}", "--epochs", "1", "--n-layer", "1", "--n-embd", "32",
+                "--n-head", "2", "--augment-copies", "0", "--no-eval", "--threads", "1", "--no-progress",
+                "--out", str(out)]) == 0
+    model, _ = load_t2m(out)
+    assert model.cfg.text_dim == 32 and model.cfg.text_encoder == f"retrieval:{ck}"
+    seq = load_producer("generative", checkpoint=str(out)).produce([SignUnit("لا", "no")])[0]
+    assert seq.skeleton.name == "kinect20" and len(seq) >= 4

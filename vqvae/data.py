@@ -108,9 +108,12 @@ def sample_texts(sample) -> list[str]:
 
 def load_split(dataset: str, test_signers: list[str] | None = None, layout: str | None = None,
                fps: float = 25.0, val_frac: float = 0.1, seed: int = 0, max_frames: int = 512,
-               trim_idle: bool = False, progress: bool = True, retarget: bool = False) -> Split:
+               trim_idle: bool = False, progress: bool = True, retarget: bool = False,
+               exclude_classes: list[str] | None = None) -> Split:
     """Prepared arrays (normalized, resampled to ``fps``, reduced to ``layout``) of the three splits;
-    with ``retarget`` all of them on one reference body and a right dominant hand (module docstring)."""
+    with ``retarget`` all of them on one reference body and a right dominant hand (module docstring).
+    ``exclude_classes`` (class keys) are left out of every split: no recording of theirs is loaded (the
+    zero-shot protocol's held-out classes); recorded in ``describe["exclude_classes"]``."""
     from tqdm import tqdm
 
     from syrisign.data import ensure_dataset
@@ -130,9 +133,14 @@ def load_split(dataset: str, test_signers: list[str] | None = None, layout: str 
     layout = layout or default_layout(sorted({s.skeleton for s in ds.samples}))
     feats = FeatureConfig(layout=layout, fps=fps, max_frames=max_frames, trim_idle=trim_idle)
 
-    train_s = [s for s in ds.samples if s.signer not in test_signers]
+    excluded = set(exclude_classes or [])
+    unknown_cls = sorted(excluded - {s.class_key for s in ds.samples})
+    if unknown_cls:
+        raise SyriSignError(f"{name} has no class(es) {', '.join(unknown_cls)} to exclude")
+    pool = [s for s in ds.samples if s.class_key not in excluded]
+    train_s = [s for s in pool if s.signer not in test_signers]
     seen = {s.class_key for s in train_s}
-    test_s = [s for s in ds.samples if s.signer in test_signers and s.class_key in seen]
+    test_s = [s for s in pool if s.signer in test_signers and s.class_key in seen]
     by_class = defaultdict(list)
     for s in train_s:
         by_class[s.class_key].append(s)
@@ -193,6 +201,8 @@ def load_split(dataset: str, test_signers: list[str] | None = None, layout: str 
             "counts": {"train": len(train), "val": len(val), "test": len(test)},
             "train_classes": len(seen), "test_classes": len({it.class_key for it in test}),
             "retarget": bool(retarget)}
+    if excluded:
+        desc["exclude_classes"] = sorted(excluded)
     if body is not None:
         desc["reference_body"] = body
     return Split(train, val, test, feats, name, sorted(test_signers), desc, body)

