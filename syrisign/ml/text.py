@@ -179,6 +179,15 @@ class HFEncoder(FrozenTextEncoder):
         return np.concatenate(out)
 
 
+def retrieval_key(checkpoint: Path) -> str:
+    """What identifies a retrieval checkpoint's text vectors: its resolved path, size and mtime (a retrained
+    file gets another key); a one-line error when there is no such file."""
+    if not checkpoint.is_file():
+        raise TextEncoderError(f"text encoder 'retrieval:{checkpoint}': no retrieval checkpoint at {checkpoint}")
+    st = checkpoint.stat()
+    return f"retrieval:{checkpoint.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
 class RetrievalTextEncoder(FrozenTextEncoder):
     """The frozen text side of a retrieval checkpoint: ``model.encode_text([model.prompt(t, t, lang)], [lang])``.
 
@@ -188,11 +197,8 @@ class RetrievalTextEncoder(FrozenTextEncoder):
     def __init__(self, checkpoint: str | os.PathLike, sign_lang: str | None = None, disk_cache: bool = True) -> None:
         super().__init__(disk_cache)
         self.path = Path(checkpoint).expanduser()
-        if not self.path.is_file():
-            raise TextEncoderError(f"text encoder 'retrieval:': no retrieval checkpoint at {self.path}")
-        st = self.path.stat()
+        self._key = retrieval_key(self.path)
         self.name = f"retrieval:{self.path.resolve()}"
-        self._key = f"{self.name}|{st.st_size}|{st.st_mtime_ns}"
         self._lm = None
         self._sign_lang = sign_lang
         self.load()
@@ -252,10 +258,7 @@ def get_text_encoder(name: str = "use") -> FrozenTextEncoder:
     """A shared frozen encoder by name (see the module docstring)."""
     if name.startswith("retrieval:"):
         ck = Path(name.split(":", 1)[1]).expanduser()
-        if not ck.is_file():
-            raise TextEncoderError(f"text encoder {name!r}: no retrieval checkpoint at {ck}")
-        st = ck.stat()
-        key = f"retrieval:{ck.resolve()}|{st.st_size}|{st.st_mtime_ns}"  # a retrained file is reloaded
+        key = retrieval_key(ck)  # a retrained file is reloaded
         if key not in _ENCODERS:
             _ENCODERS[key] = RetrievalTextEncoder(ck)
         return _ENCODERS[key]
