@@ -127,6 +127,40 @@ class PoseSequence:
             raise PoseError("cannot normalize: shoulder width is zero")
         return centre.astype(np.float32), width
 
+    def face_camera(self, spine: tuple[str, str] = ("body.Neck", "body.SpineBase")) -> PoseSequence:
+        """The whole clip turned by one rotation about the shoulder centre so that the body faces the camera:
+        its shoulder line (right to left shoulder, the medians over the clip) along +x and its spine (``spine``:
+        the upper joint, then the lower one) along +y, down in image coordinates.
+
+        For true 3-D recordings (a depth camera's metres) taken from several angles: a Kinect placed at 60° to
+        the signer halves the image-plane shoulder width and every normalized coordinate doubles. The body's
+        own turns and leans during the clip are kept; only the clip's mean stance is turned. Without the spine
+        joints only the turn about the vertical axis (the shoulder line in the x-z plane) is undone.
+        """
+        li, ri = self.skeleton.shoulder_idx
+        ok = (self.confidence[:, li] > 0) & (self.confidence[:, ri] > 0)
+        if not ok.any():
+            raise PoseError("cannot turn the body to the camera: the shoulders are never visible")
+        across = np.median(self.data[ok, li] - self.data[ok, ri], axis=0).astype(np.float64)
+        down = np.array([0.0, 1.0, 0.0])
+        if all(j in self.skeleton.index for j in spine):
+            ui, di = (self.skeleton.index[j] for j in spine)
+            seen = (self.confidence[:, ui] > 0) & (self.confidence[:, di] > 0)
+            if seen.any():
+                down = np.median(self.data[seen, di] - self.data[seen, ui], axis=0).astype(np.float64)
+        else:
+            across[1] = 0.0
+        ex = across / max(np.linalg.norm(across), 1e-9)
+        ey = down - (down @ ex) * ex
+        if not np.linalg.norm(ey) > 1e-9:
+            raise PoseError("cannot turn the body to the camera: the spine lies along the shoulders")
+        ey /= np.linalg.norm(ey)
+        rot = np.stack([ex, ey, np.cross(ex, ey)])  # rows: the body's axes, a proper rotation
+        centre = ((self.data[ok, li] + self.data[ok, ri]) / 2).mean(axis=0)
+        data = (self.data - centre) @ rot.T.astype(np.float32) + centre
+        data = np.where(self.valid()[..., None], data, 0.0)
+        return replace(self, data=data.astype(np.float32), meta=dict(self.meta, view="facing the camera"))
+
     def normalize(self) -> PoseSequence:
         """Shoulder-centred, shoulder width = 1 (x and y; z is shifted and scaled alike)."""
         centre, width = self.normalization_info()

@@ -225,3 +225,56 @@ def test_data_cli_build_info_split(data_dir, tmp_path, capsys):
     assert cli(["data", "build", str(tmp_path / "nope"), str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "input not found" in err and "Traceback" not in err
+
+
+def _raw_kinect(data_dir: Path, stem: str) -> np.ndarray:
+    """A Kinect recording as the corpus ships it: (frames, 20, 3) metres, camera space."""
+    from syrisign.data.sources import _tar_texts
+    tar = next((data_dir / "isl_kinect").glob("*.tar.gz"))
+    name = next(n for n in _tar_texts(tar) if Path(n).stem == stem)
+    text = _tar_texts(tar)[name].decode()
+    return np.array([[float(v) for v in line.split()] for line in text.splitlines() if line.strip()]).reshape(-1, 20, 3)
+
+
+def test_isl_recordings_filmed_from_an_angle_are_turned_to_face_the_camera(data_dir):
+    from syrisign.data.sources import _kinect_to_sequence
+    from syrisign.ml.features import FeatureConfig, prepare
+    from syrisign.pose import PoseSequence
+    from syrisign.skeletons import KINECT_20
+    from t2m_gpt.metrics import dtw_mje_many
+
+    feats = FeatureConfig(layout="kinect20", fps=25.0, max_frames=256)
+    raw, turned = {}, {}
+    for rep in (1, 7):  # repetitions 1-3 were filmed from the front, 7-9 from 50-75 degrees to the side
+        rows = _raw_kinect(data_dir, f"afternoon_gautam_{rep}")
+        seq = _kinect_to_sequence(rows.reshape(len(rows), 60), 30.0)
+        flipped = rows.astype(np.float32) * np.array([-1, -1, 1], dtype=np.float32)  # image axes, not turned
+        raw[rep] = prepare(PoseSequence(flipped, np.ones(flipped.shape[:2], np.float32), 30.0, KINECT_20), feats)
+        turned[rep] = prepare(seq, feats)
+        li, ri = seq.skeleton.shoulder_idx
+        across = np.median(seq.data[:, li] - seq.data[:, ri], axis=0)
+        spine = np.median(seq.data[:, seq.skeleton.index["body.SpineBase"]] - seq.data[:, seq.skeleton.index["body.Neck"]], axis=0)
+        assert across[0] > 0 and abs(across[1]) + abs(across[2]) < 0.01 * np.linalg.norm(across)
+        assert spine[1] > 0 and abs(spine[2]) < 0.01 * np.linalg.norm(spine)
+        # one rigid rotation: every distance between joints is what the camera measured
+        for a, b in [(0, 1), (4, 6), (5, 7), (2, 11)]:
+            np.testing.assert_allclose(np.linalg.norm(seq.data[:, a] - seq.data[:, b], axis=-1),
+                                       np.linalg.norm(flipped[:, a] - flipped[:, b], axis=-1), rtol=1e-4, atol=1e-5)
+    before = dtw_mje_many([raw[7][0]], raw[1][0], [raw[7][1]], raw[1][1])[0]
+    after = dtw_mje_many([turned[7][0]], turned[1][0], [turned[7][1]], turned[1][1])[0]
+    # the same signer's same sign from two angles: the angle no longer dominates the difference
+    assert after < 0.5 * before, (before, after)
+
+
+def test_a_dataset_of_an_older_converter_is_converted_again(data_dir, tmp_path):
+    import json
+    out = tmp_path / "isl"
+    assert build_dataset(data_dir / "isl_kinect", out, progress=False, limit=3).built == 3
+    assert build_dataset(data_dir / "isl_kinect", out, progress=False, limit=3).done_before == 3
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["conversion"] == "facing-camera-1"
+    del meta["conversion"]  # as built before the recordings were turned to the camera
+    (out / "dataset.json").write_text(json.dumps(meta))
+    again = build_dataset(data_dir / "isl_kinect", out, progress=False, limit=3)
+    assert again.built == 3 and again.done_before == 0
+    assert json.loads((out / "dataset.json").read_text())["conversion"] == "facing-camera-1"

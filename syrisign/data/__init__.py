@@ -41,8 +41,12 @@ def ensure_dataset(name_or_path: str, progress: bool = True, workers: int | None
         return Dataset(p)
     if name_or_path not in PRESETS:
         return Dataset.open(name_or_path)
+    from syrisign.data.sources import CONVERSIONS
     out = get_settings().dataset(name_or_path)
-    if not (out / "manifest.csv").is_file() or (out / ".building").exists():
+    built = Dataset(out).meta.get("conversion") if (out / "manifest.csv").is_file() else None
+    # a dataset made by an older converter of its source is converted again
+    if not (out / "manifest.csv").is_file() or (out / ".building").exists() or \
+            built != CONVERSIONS.get(PRESETS[name_or_path][1]):
         inp, source = preset_input(name_or_path)
         out.mkdir(parents=True, exist_ok=True)
         (out / ".building").touch()

@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from syrisign.data.dataset import ERRORS, META, POSES, Dataset, Sample, write_json, write_manifest
-from syrisign.data.sources import Item, list_items, resolve_input
+from syrisign.data.sources import CONVERSIONS, Item, list_items, resolve_input
 from syrisign.errors import SyriSignError
 from syrisign.pose import PoseSequence
 
@@ -181,10 +182,19 @@ def build_dataset(input: str | Path, output: str | Path, source: str | None = No
     workers = max(1, workers or min(2, mp.cpu_count()))
     report = BuildReport(source, output, total=len(items), workers=workers, engine=engine)
 
+    conversion = CONVERSIONS.get(source)
+    try:
+        old_meta = json.loads((output / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old_meta = {}
+    # files converted by an older converter are made again (extracted landmarks stay: extraction has not changed)
+    stale = bool(old_meta) and old_meta.get("conversion") != conversion
     todo_extract: list[Item] = []
     todo_load: list[Item] = []
     for it in items:
-        if (output / POSES / f"{it.sample.id}.npz").is_file():
+        if stale and not it.needs_extraction:
+            todo_load.append(it)
+        elif (output / POSES / f"{it.sample.id}.npz").is_file():
             report.done_before += 1
         elif it.needs_extraction:
             todo_extract.append(it)
@@ -247,6 +257,8 @@ def build_dataset(input: str | Path, output: str | Path, source: str | None = No
         "skeletons": sorted({s.skeleton for s in samples}),
         "classes": len({s.class_key for s in samples}), "signers": len({s.signer for s in samples}),
     }
+    if conversion:
+        meta["conversion"] = conversion
     if old is not None and "split" in old.meta:
         meta["split"] = old.meta["split"]
     if report.frames_extracted:

@@ -35,7 +35,7 @@ import numpy as np
 from syrisign.errors import SyriSignError
 from syrisign.data.dataset import Sample
 from syrisign.data.extract import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from syrisign.pose import PoseSequence
+from syrisign.pose import PoseError, PoseSequence
 from syrisign.skeletons import ASL_APP_108, KINECT_20
 from syrisign.settings import get_settings
 
@@ -133,7 +133,14 @@ def _kinect_to_sequence(rows: np.ndarray, fps: float) -> PoseSequence:
     pts[..., 0] *= -1
     pts[..., 1] *= -1
     conf = (np.abs(pts).sum(-1) > 0).astype(np.float32)
-    return PoseSequence(pts, conf, fps, KINECT_20, meta={"units": "metres"})
+    seq = PoseSequence(pts, conf, fps, KINECT_20, meta={"units": "metres"})
+    # the corpus was filmed from three angles per signer: repetitions 1-3 from the front, 4-6 and 7-9 from
+    # 35-60 and 50-75 degrees to the side. Turned to face the camera, a movement has one shape whichever
+    # angle filmed it (before, two recordings of one sign by one signer differed more than two signs)
+    try:
+        return seq.face_camera()
+    except PoseError:
+        return seq
 
 
 def _load_kinect_text(text: str, name: str, fps: float) -> PoseSequence:
@@ -163,6 +170,11 @@ def _tar_texts(tar_path: Path) -> dict[str, bytes]:
 
 def _kinect_from_tar(tar_path: Path, member: str, fps: float) -> PoseSequence:
     return _load_kinect_text(_tar_texts(tar_path)[member].decode("utf-8", "replace"), member, fps)
+
+
+# The version of a converter's output, per source, where it changed after datasets had been built: a
+# dataset built by another version is converted again (``syrisign data build`` compares dataset.json's).
+CONVERSIONS = {"isl-kinect": "facing-camera-1"}
 
 
 def isl_kinect(root: Path, fps: float = 30.0) -> list[Item]:
