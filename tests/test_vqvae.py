@@ -325,3 +325,29 @@ def test_only_datasets_whose_skeleton_maps_onto_the_layout_can_pretrain():
     from vqvae.data import maps_onto
     assert maps_onto("holistic543", "syrisign193") and maps_onto("holistic543", "upper65")  # KArSL, Esharah
     assert maps_onto("kinect20", "kinect20") and not maps_onto("kinect20", "syrisign193")  # ISL has no hands
+
+
+def test_retargeting_keeps_the_reference_signers_dominant_hand(tiny_isl, tmp_path):
+    """Signers who all sign with their left hand are retargeted onto a left-handed reference, not mirrored."""
+    import shutil
+
+    from syrisign.data import Dataset
+    from syrisign.ml.features import to_sequence
+    from syrisign.pose import PoseSequence
+    from syrisign.retarget import dominant_hand
+    from vqvae.data import load_split
+    left = tmp_path / "left-isl"
+    shutil.copytree(tiny_isl, left)
+    for f in (left / "poses").glob("*.npz"):  # every recording mirrored: the same signs by left-handers
+        PoseSequence.load(f).mirror().save(f)
+    hands = [dominant_hand(Dataset(left).load(s).normalize()) for s in Dataset(left).samples]
+    assert sum(not h.two_handed and h.dominant == "left" for h in hands) >= 6
+    split = load_split(str(left), ["rajat"], "kinect20", max_frames=256, retarget=True, progress=False)
+    assert split.body["dominant_hand"] == "left"
+    one_handed = 0
+    for it in split.train + split.test:
+        h = dominant_hand(to_sequence(it.x, it.mask, split.features))
+        if not h.two_handed:
+            one_handed += 1
+            assert h.dominant == "left", it.id
+    assert one_handed >= 4

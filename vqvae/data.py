@@ -10,8 +10,8 @@ reference body and one dominant hand with the project's one-signer API (:mod:`sy
 the same steps as :class:`syrisign.signers.OneSigner`): each signer's body is measured on their own
 recordings (:func:`syrisign.signers.signer_body`), the reference body is the training signer with the
 most recordings (as :meth:`SignerBook.target` picks the lexicon's reference), each clip is retargeted
-from its signer's body onto it, mirrored to a right dominant hand and, when one-handed, its other arm is
-held still. A code then stands for a movement on that body, and a model decodes onto it.
+from its signer's body onto it, mirrored to the reference signer's dominant hand (``body["dominant_hand"]``)
+where its own differs and, when one-handed, its other arm is held still. A code then stands for a movement on that body, and a model decodes onto it.
 """
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def load_split(dataset: str, test_signers: list[str] | None = None, layout: str 
                trim_idle: bool = False, progress: bool = True, retarget: bool = False,
                exclude_classes: list[str] | None = None) -> Split:
     """Prepared arrays (normalized, resampled to ``fps``, reduced to ``layout``) of the three splits;
-    with ``retarget`` all of them on one reference body and a right dominant hand (module docstring).
+    with ``retarget`` all of them on one reference body and its signer's dominant hand (module docstring).
     ``exclude_classes`` (class keys) are left out of every split: no recording of theirs is loaded (the
     zero-shot protocol's held-out classes); recorded in ``describe["exclude_classes"]``."""
     from tqdm import tqdm
@@ -172,13 +172,16 @@ def load_split(dataset: str, test_signers: list[str] | None = None, layout: str 
             counts[s.signer] += 1
         ref = max(sorted(c for c in counts if c in bodies), key=lambda c: counts[c])
         target = bodies[ref].symmetric()
-        body = Body.from_dict({**target.to_dict(), "name": f"{name}:{ref}"}).to_dict()
+        # the reference signer's dominant hand: a dataset whose signers all sign with one hand is not
+        # mirrored (a mirrored sign is a different-looking sign to a judge trained on the recordings)
+        hand = dominant.get(ref, "right")
+        body = {**Body.from_dict({**target.to_dict(), "name": f"{name}:{ref}"}).to_dict(), "dominant_hand": hand}
 
     def load_seq(s):
         if not retarget:
             return ds.load(s)
         seq = cache.pop(s.id)
-        return one_signer(seq, bodies.get(s.signer), target, handed.get(s.id), dominant.get(s.signer, "right"))
+        return one_signer(seq, bodies.get(s.signer), target, handed.get(s.id), dominant.get(s.signer, "right"), hand)
 
     def load(samples, desc):
         out = []
@@ -231,7 +234,7 @@ def load_pretrain(datasets: list[str], feats: FeatureConfig, exclude_signers: li
     A dataset whose skeleton does not map onto the layout is refused (ISL's Kinect skeleton has no hands, so
     it cannot join a MediaPipe layout). Signers named in ``exclude_signers`` (the held-out signers of the
     fine-tuning dataset) are left out of every dataset, so that a held-out signer's body is never seen. With
-    ``target_body`` (``Split.body``) each clip is moved onto that reference body and a right dominant hand,
+    ``target_body`` (``Split.body``) each clip is moved onto that reference body and its dominant hand,
     each signer's body measured on their own recordings, as ``load_split`` does."""
     from tqdm import tqdm
 
@@ -239,6 +242,7 @@ def load_pretrain(datasets: list[str], feats: FeatureConfig, exclude_signers: li
     from syrisign.retarget import Body
 
     target = Body.from_dict(target_body) if target_body is not None else None
+    hand = (target_body or {}).get("dominant_hand", "right")
     loaded = []
     for name in datasets:
         ds = ensure_dataset(name, progress=progress)
@@ -273,7 +277,8 @@ def load_pretrain(datasets: list[str], feats: FeatureConfig, exclude_signers: li
             try:
                 seq = seqs.pop(s.id)
                 if target is not None:
-                    seq = one_signer(seq, bodies.get(s.signer), target, handed.get(s.id), dominant.get(s.signer, "right"))
+                    seq = one_signer(seq, bodies.get(s.signer), target, handed.get(s.id), dominant.get(s.signer, "right"),
+                                     hand)
                 x, m = prepare(seq, feats)
             except Exception as e:  # noqa: BLE001
                 tqdm.write(f"skipping {s.id}: {e}")
