@@ -351,3 +351,16 @@ def test_retargeting_keeps_the_reference_signers_dominant_hand(tiny_isl, tmp_pat
             one_handed += 1
             assert h.dominant == "left", it.id
     assert one_handed >= 4
+
+
+def test_excluded_classes_are_in_no_split_and_recorded(tiny_isl):
+    """The zero-shot protocol's held-out words: no recording of theirs is loaded, in any split."""
+    from vqvae.data import load_split
+    full = load_split(str(tiny_isl), ["rajat"], "kinect20", max_frames=256, progress=False)
+    split = load_split(str(tiny_isl), ["rajat"], "kinect20", max_frames=256, progress=False, exclude_classes=["yes"])
+    assert "yes" in {it.class_key for it in full.train + full.val + full.test}
+    assert {it.class_key for it in split.train + split.val + split.test} == {"hello", "no"}
+    assert split.describe["exclude_classes"] == ["yes"] and "exclude_classes" not in full.describe
+    assert len(split.test) == len([it for it in full.test if it.class_key != "yes"])
+    with pytest.raises(SyriSignError, match="no class"):
+        load_split(str(tiny_isl), ["rajat"], "kinect20", progress=False, exclude_classes=["nosuchword"])
