@@ -172,8 +172,10 @@ def trained(data_dir, tmp_path_factory):
     ds = build_tiny_isl(data_dir, root / "tiny-isl")
     vq, gpt = root / "vq.pt", root / "t2m.pt"
     common = ["--dataset", str(ds), "--test-signers", "rajat", "--threads", "1", "--no-progress"]
+    # T2M-GPT's own configuration (one codebook, clips as signed); the default residual one is tested below
     assert cli(["train", "vqvae", *common, "--epochs", "2", "--codebook-size", "16", "--code-dim", "16",
-                "--width", "32", "--depth", "1", "--batch-size", "4", "--out", str(vq)]) == 0
+                "--width", "32", "--depth", "1", "--batch-size", "4", "--quantizer", "single", "--no-retarget",
+                "--out", str(vq)]) == 0
     assert cli(["train", "t2m", *common, "--vqvae", str(vq), "--epochs", "3", "--n-layer", "1", "--n-embd", "32",
                 "--n-head", "2", "--augment-copies", "1", "--batch-size", "4", "--eval-samples", "1",
                 "--out", str(gpt)]) == 0

@@ -144,7 +144,9 @@ def test_train_command_reports_resumes_and_reloads(tiny_isl, tmp_path, capsys):
     from vqvae.train import evaluate_vqvae
     model, ckpt = load_vqvae(out)
     assert ckpt["kind"] == "vqvae" and ckpt["features"]["layout"] == "kinect20" and "stats" in ckpt
-    split = load_split(str(tiny_isl), ["rajat"], progress=False)
+    # the default: residual quantization on clips retargeted to one body (results/generative.md)
+    assert ckpt["config"]["quantizer"] == "residual" and ckpt["config"]["num_quantizers"] == 4 and ckpt["retarget"]
+    split = load_split(str(tiny_isl), ["rajat"], progress=False, retarget=True)
     again = evaluate_vqvae(model, split.test)
     assert again["mpjpe"] == pytest.approx(report["test"]["mpjpe"], rel=1e-5)
     assert again["perplexity"] == pytest.approx(report["test"]["perplexity"], rel=1e-6)

@@ -28,7 +28,7 @@ class VQTrainConfig:
     window: int = 64  # training window in frames (64/84/168); shorter samples are used whole
     val_frac: float = 0.1
     augment: bool = True
-    retarget: bool = False  # every clip on the reference body and a right dominant hand (vqvae.data)
+    retarget: bool = True  # every clip on the reference body and its dominant hand (vqvae.data)
     exclude_classes: list[str] = field(default_factory=list)  # class keys left out entirely (zero-shot)
     out: str | None = None  # checkpoint path; default $SYRISIGN_HOME/checkpoints/vqvae-<dataset>.pt
     fresh: bool = False
@@ -363,11 +363,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--cosine", action="store_true", help="l2-normalized codes (cosine-similarity lookup)")
     m.add_argument("--no-kmeans-init", dest="kmeans_init", action="store_false",
                    help="random codebook instead of k-means on the first batch")
-    m.add_argument("--quantizer", default="single", choices=["single", "residual"],
-                   help="single codebook (T2M-GPT) or residual VQ (MoMask: --num-quantizers layers)")
+    m.add_argument("--quantizer", default="residual", choices=["single", "residual"],
+                   help="residual VQ (MoMask: --num-quantizers layers; the default, by measurement: "
+                        "results/generative.md) or a single codebook (T2M-GPT)")
     m.add_argument("--num-quantizers", type=int, default=4, help="layers of the residual quantizer")
-    m.add_argument("--retarget", dest="retarget", action="store_true", default=False,
-                   help="train and test on clips moved onto the reference body with a right dominant hand")
+    m.add_argument("--retarget", dest="retarget", action="store_true", default=True,
+                   help="train and test on clips moved onto the reference body and its dominant hand (the default)")
     m.add_argument("--no-retarget", dest="retarget", action="store_false", help="clips as they were signed")
     m.add_argument("--exclude-classes", type=_signers, default=[], metavar="K1,K2",
                    help="leave these class keys out of every split (the zero-shot protocol's held-out classes)")
