@@ -411,3 +411,11 @@ def test_t2m_trains_and_generates_conditioned_on_a_retrieval_model(trained, tmp_
     assert model.cfg.text_dim == 32 and model.cfg.text_encoder == f"retrieval:{ck}"
     seq = load_producer("generative", checkpoint=str(out)).produce([SignUnit("لا", "no")])[0]
     assert seq.skeleton.name == "kinect20" and len(seq) >= 4
+
+
+def test_zero_shot_report_refuses_a_generator_that_saw_every_word(trained, capsys):
+    from t2m_gpt.zero_shot import main as zero_shot
+    _, _, gpt = trained
+    assert zero_shot(["--checkpoint", str(gpt), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nothing is unseen" in err[0] and "--exclude-classes" in err[0]
