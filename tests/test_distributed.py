@@ -76,7 +76,10 @@ def _vq_args(ds: Path, out: Path, batch: int, epochs: int = 1) -> list[str]:
     return ["train", "vqvae", "--dataset", str(ds), "--test-signers", "rajat", "--epochs", str(epochs),
             "--codebook-size", "16", "--code-dim", "16", "--width", "32", "--depth", "1", "--batch-size", str(batch),
             "--window", "32", "--val-frac", "0.25", "--no-augment", "--no-kmeans-init", "--dead-code", "0", "--threads", "1",
-            "--max-minutes", "0", "--out", str(out), "--no-progress"]
+            "--max-minutes", "0", "--out", str(out), "--no-progress",
+            # the single codebook: the residual quantizer's quantize dropout draws per process (not yet made
+            # equal across processes)
+            "--quantizer", "single", "--no-retarget"]
 
 
 def _train_count(ds: Path) -> int:

@@ -266,6 +266,14 @@ def plot_tsne(p: dict, path: Path, title: str, seed: int = 0) -> None:
 
 
 # -- video grid ------------------------------------------------------------------------------------------
+def _normalized(seq):
+    from syrisign.pose import PoseError
+    try:
+        return seq.normalize()
+    except PoseError:  # no shoulders to measure: drawn as it is
+        return seq
+
+
 def video_grid(p: dict, out_dir: Path, name: str, words: int = 3, size: int = 192, seed: int = 0) -> dict:
     """For a few test words: a real held-out recording beside each system's first output of that
     word, side by side, the words one after another (mp4), and a PNG of each word's middle frame."""
@@ -287,7 +295,9 @@ def video_grid(p: dict, out_dir: Path, name: str, words: int = 3, size: int = 19
             idx = sys_.per_word.get(w)
             if idx:
                 panels.append((sname, sys_.outputs[idx[0]]))
-        panels = [(f"{label} · {_label(w, p['label_of'])}", seq.resample(fps)) for label, seq in panels]
+        # every panel in shoulder widths: recordings are in their source's units (a Kinect's metres), the
+        # generated signs normalized, and the panels share one camera
+        panels = [(f"{label} · {_label(w, p['label_of'])}", _normalized(seq).resample(fps)) for label, seq in panels]
         fr = side_by_side(panels, size=size, fps=fps)
         for i in range(len(fr)):
             frames.append(np.asarray(fr[i]))
