@@ -15,7 +15,6 @@ Rows of the table, all compared with the same held-out recordings (at most ``max
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import defaultdict
@@ -175,22 +174,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         prod = GenerativeProducer(args.checkpoint or args.dataset, temperature=args.temperature, top_k=args.top_k,
                                   cfg_scale=args.cfg_scale, seed=args.seed)
-        from syrisign.ml.checkpoint import load_checkpoint
-        ck = load_checkpoint(prod.path, "t2m")
-        f, s = ck["features"], ck["split"]
-        split = load_split(args.dataset, s["test_signers"], f["layout"], f["fps"], s["val_frac"], s["seed"],
-                           max_frames=f["max_frames"], trim_idle=f["trim_idle"],
-                           exclude_classes=s.get("exclude_classes"))
+        f, s = prod.features, prod.split
+        split = load_split(args.dataset, s["test_signers"], f.layout, f.fps, s["val_frac"], s["seed"],
+                           max_frames=f.max_frames, trim_idle=f.trim_idle, exclude_classes=s.get("exclude_classes"))
     except SyriSignError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     gen = evaluate_generation(prod, split, samples=args.samples, seed=args.seed, max_refs=args.max_refs)
     print(format_table(gen))
     if args.json:
-        from pathlib import Path
-
-        from syrisign.pose import atomic_write_bytes
-        atomic_write_bytes(Path(args.json), json.dumps(gen, indent=2, ensure_ascii=False).encode())
+        from syrisign.data.dataset import write_json
+        write_json(args.json, gen)
     return 0
 
 

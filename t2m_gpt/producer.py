@@ -68,6 +68,7 @@ class GenerativeProducer:
         self.retargeted = bool(ckpt.get("retarget", False))  # outputs are on this reference body
         self.reference_body = ckpt.get("reference_body")
         self.train_texts: dict[str, list[str]] = ckpt.get("train_texts", {})
+        self.split: dict = ckpt.get("split", {})  # the held-out signers (and classes) it was trained without
         self.arabic = any(_ARABIC.search(t) for ts in self.train_texts.values() for t in ts)
         self.seed, self.temperature, self.top_k = seed, temperature, top_k
         # by default no sign comes out longer than the longest training sign (greedy decoding can loop)

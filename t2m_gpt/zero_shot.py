@@ -20,10 +20,8 @@ of the seen words only), generates each held-out word from its text. Then:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -49,20 +47,18 @@ def zero_shot_generation(checkpoint: str, samples: int = 3, seed: int = 0, max_r
     from syrisign.evaluation.metrics import dtw_mje, eval_layout, mean_pose_sequence, pose_arrays, topk_hits
     from syrisign.evaluation.recognizer import ensure_recognizer
     from syrisign.evaluation.splits import evaluation_split
-    from syrisign.ml.checkpoint import load_checkpoint
     from syrisign.ml.features import to_sequence
     from t2m_gpt.producer import GenerativeProducer
 
     t0 = time.perf_counter()
     prod = GenerativeProducer(checkpoint, seed=seed)
-    ck = load_checkpoint(prod.path, "t2m")
-    unseen = sorted(ck["split"].get("exclude_classes") or [])
+    unseen = sorted(prod.split.get("exclude_classes") or [])
     if not unseen:
         raise SyriSignError(f"{prod.path} was trained on every word: nothing is unseen (train its VQ-VAE with "
                             "--exclude-classes)")
-    name = ck["split"]["dataset"]
+    name = prod.split["dataset"]
     ds = ensure_dataset(name, progress=progress)
-    split = evaluation_split(ds, name, "signer", ck["split"]["test_signers"], seed=0)
+    split = evaluation_split(ds, name, "signer", prod.split["test_signers"], seed=0)
     judge, judge_info = ensure_recognizer(ds, split, progress=progress)
     index = {c: i for i, c in enumerate(judge.classes)}
     missing = [c for c in unseen if c not in index]
@@ -99,7 +95,7 @@ def zero_shot_generation(checkpoint: str, samples: int = 3, seed: int = 0, max_r
 
     real_unseen = {w: [ds.load(s) for s in split.test if s.class_key == w][:max_refs] for w in unseen}
     report = {"checkpoint": str(prod.path), "dataset": name, "unseen_words": unseen, "seen_words": seen,
-              "text_encoder": ck["config"].get("text_encoder"), "texts": {w: labels[w] for w in unseen},
+              "text_encoder": prod.gpt.cfg.text_encoder, "texts": {w: labels[w] for w in unseen},
               "samples_per_word": samples, "seed": seed, "test_signers": split.test_signers,
               "judge": {"checkpoint": judge_info.get("checkpoint"), "classes": len(judge.classes)},
               "chance": {"all": 1 / len(judge.classes), "unseen": 1 / len(unseen)},
@@ -117,6 +113,7 @@ def zero_shot_generation(checkpoint: str, samples: int = 3, seed: int = 0, max_r
     rows: dict[str, list[float]] = {k: [] for k in ("generated", "mean pose (static)", "another word's recording",
                                                     "a training recording of the word (never given to the model)")}
     others = [w for w in sorted(train_by) if w not in unseen]
+    other_arrays = {o: pose_arrays(ds.load(train_by[o][0]), layout) for o in others}
     for w in tqdm(unseen, desc="DTW-MJE", leave=False, disable=not progress):
         hyps = [pose_arrays(s, layout) for s in gen_unseen[w]]
         own = [pose_arrays(ds.load(s), layout) for s in train_by.get(w, [])[:5]]
@@ -125,7 +122,7 @@ def zero_shot_generation(checkpoint: str, samples: int = 3, seed: int = 0, max_r
             rows["generated"] += [dtw_mje(h, ref) for h in hyps]
             rows["mean pose (static)"].append(dtw_mje(mean_seq, ref))
             o = others[int(rng.integers(len(others)))]
-            rows["another word's recording"].append(dtw_mje(pose_arrays(ds.load(train_by[o][0]), layout), ref))
+            rows["another word's recording"].append(dtw_mje(other_arrays[o], ref))
             rows["a training recording of the word (never given to the model)"] += [dtw_mje(h, ref) for h in own]
     report["dtw_mje"] = {k: {"mean": float(np.nanmean(v)), "pairs": len(v)} for k, v in rows.items() if v}
     report["seconds"] = round(time.perf_counter() - t0, 1)
@@ -171,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(format_report(r))
     if args.json:
-        from syrisign.pose import atomic_write_bytes
-        atomic_write_bytes(Path(args.json), json.dumps(r, indent=2, ensure_ascii=False).encode())
+        from syrisign.data.dataset import write_json
+        write_json(args.json, r)
     return 0
 
 

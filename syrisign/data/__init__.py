@@ -41,17 +41,18 @@ def ensure_dataset(name_or_path: str, progress: bool = True, workers: int | None
         return Dataset(p)
     if name_or_path not in PRESETS:
         return Dataset.open(name_or_path)
-    from syrisign.data.sources import CONVERSIONS
+    from syrisign.data.sources import converted_by_another_version
     out = get_settings().dataset(name_or_path)
-    built = Dataset(out).meta.get("conversion") if (out / "manifest.csv").is_file() else None
-    # a dataset made by an older converter of its source is converted again
-    if not (out / "manifest.csv").is_file() or (out / ".building").exists() or \
-            built != CONVERSIONS.get(PRESETS[name_or_path][1]):
-        inp, source = preset_input(name_or_path)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / ".building").touch()
-        build_dataset(inp, out, source=source, workers=workers, progress=progress)
-        (out / ".building").unlink()
+    if (out / "manifest.csv").is_file() and not (out / ".building").exists():
+        ds = Dataset(out)
+        # a dataset made by an older converter of its source is converted again
+        if not converted_by_another_version(ds.meta, PRESETS[name_or_path][1]):
+            return ds
+    inp, source = preset_input(name_or_path)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / ".building").touch()
+    build_dataset(inp, out, source=source, workers=workers, progress=progress)
+    (out / ".building").unlink()
     return Dataset(out)
 
 

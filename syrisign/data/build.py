@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from syrisign.data.dataset import ERRORS, META, POSES, Dataset, Sample, write_json, write_manifest
-from syrisign.data.sources import CONVERSIONS, Item, list_items, resolve_input
+from syrisign.data.sources import CONVERSIONS, Item, converted_by_another_version, list_items, resolve_input
 from syrisign.errors import SyriSignError
 from syrisign.pose import PoseSequence
 
@@ -188,7 +188,7 @@ def build_dataset(input: str | Path, output: str | Path, source: str | None = No
     except (OSError, ValueError):
         old_meta = {}
     # files converted by an older converter are made again (extracted landmarks stay: extraction has not changed)
-    stale = bool(old_meta) and old_meta.get("conversion") != conversion
+    stale = bool(old_meta) and converted_by_another_version(old_meta, source)
     todo_extract: list[Item] = []
     todo_load: list[Item] = []
     for it in items:

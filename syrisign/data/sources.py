@@ -177,6 +177,11 @@ def _kinect_from_tar(tar_path: Path, member: str, fps: float) -> PoseSequence:
 CONVERSIONS = {"isl-kinect": "facing-camera-1"}
 
 
+def converted_by_another_version(meta: dict, source: str) -> bool:
+    """Whether a dataset whose dataset.json is ``meta`` was converted from ``source`` by another converter."""
+    return meta.get("conversion") != CONVERSIONS.get(source)
+
+
 def isl_kinect(root: Path, fps: float = 30.0) -> list[Item]:
     """Kinect v1 recordings (fps not stated by the corpus; Kinect v1 records at 30)."""
     entries: list[tuple[str, Callable[[], PoseSequence], Path]] = []
