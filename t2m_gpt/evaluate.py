@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                                   cfg_scale=args.cfg_scale, seed=args.seed)
         f, s = prod.features, prod.split
         split = load_split(args.dataset, s["test_signers"], f.layout, f.fps, s["val_frac"], s["seed"],
-                           max_frames=f.max_frames, trim_idle=f.trim_idle, exclude_classes=s.get("exclude_classes"))
+                           max_frames=f.max_frames, trim_idle=f.trim_idle, exclude_classes=s.get("exclude_classes"),
+                           retarget=prod.retargeted)  # the references on the body the model was trained on
     except SyriSignError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -419,3 +419,16 @@ def test_zero_shot_report_refuses_a_generator_that_saw_every_word(trained, capsy
     assert zero_shot(["--checkpoint", str(gpt), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nothing is unseen" in err[0] and "--exclude-classes" in err[0]
+
+
+def test_re_running_the_evaluation_of_a_retargeted_model_gives_the_training_reports_references(trained_masked,
+                                                                                             tmp_path):
+    """`python -m t2m_gpt.evaluate` compares with the references the model was trained and reported on."""
+    from t2m_gpt.evaluate import main as evaluate
+    ds, _, gen = trained_masked
+    out = tmp_path / "again.json"
+    assert evaluate(["--dataset", str(ds), "--checkpoint", str(gen), "--samples", "1", "--json", str(out)]) == 0
+    again = json.loads(out.read_text())["rows"]
+    first = json.loads(gen.with_suffix(".metrics.json").read_text())["generation"]["rows"]
+    for row in ("mean pose (static)", "medoid training recording", "nearest training recording (oracle)"):
+        assert again[row]["dtw_mje"] == pytest.approx(first[row]["dtw_mje"], rel=1e-6), row
