@@ -40,8 +40,10 @@ def _medoid(recs: list[tuple[np.ndarray, np.ndarray]], cap: int, rng: np.random.
 
 
 def evaluate_generation(producer, split, samples: int = 3, seed: int = 0, max_refs: int = 20, medoid_cap: int = 20,
-                        progress: bool = True) -> dict:
-    """DTW-MJE table of generated signs against the held-out recordings of ``split`` (a vqvae.data.Split)."""
+                        progress: bool = True, references: str = "test") -> dict:
+    """DTW-MJE table of generated signs against the held-out recordings of ``split`` (a vqvae.data.Split);
+    ``references="val"``: against the training signers' validation recordings instead (for choosing
+    settings without looking at the held-out signers)."""
     try:
         from threadpoolctl import threadpool_limits  # comes with scikit-learn
         limit = threadpool_limits(1, user_api="blas")
@@ -50,10 +52,11 @@ def evaluate_generation(producer, split, samples: int = 3, seed: int = 0, max_re
         limit = contextlib.nullcontext()
     # the matrices are small: one BLAS thread is faster, and far faster on a CPU shared with other work
     with limit:
-        return _evaluate(producer, split, samples, seed, max_refs, medoid_cap, progress)
+        return _evaluate(producer, split, samples, seed, max_refs, medoid_cap, progress, references)
 
 
-def _evaluate(producer, split, samples: int, seed: int, max_refs: int, medoid_cap: int, progress: bool) -> dict:
+def _evaluate(producer, split, samples: int, seed: int, max_refs: int, medoid_cap: int, progress: bool,
+              references: str = "test") -> dict:
     import torch
     from tqdm import tqdm
 
@@ -63,7 +66,9 @@ def _evaluate(producer, split, samples: int, seed: int, max_refs: int, medoid_ca
     for it in split.train:
         train_by[it.class_key].append(it)
     refs_by = defaultdict(list)
-    for it in split.test:
+    if references not in ("test", "val"):
+        raise ValueError(f"references must be test or val, not {references!r}")
+    for it in split.test if references == "test" else split.val:
         refs_by[it.class_key].append(it)
     words = sorted(w for w in refs_by if w in train_by)
     for w in words:
@@ -89,7 +94,10 @@ def _evaluate(producer, split, samples: int, seed: int, max_refs: int, medoid_ca
     bar = tqdm(words, desc="DTW-MJE", leave=False, disable=not progress)
     for w in bar:
         text = train_by[w][0].texts[0]
-        sampled = producer.generate([text] * samples, seeds=[seed + k for k in range(samples)])
+        if getattr(producer, "reranker", None) is not None:  # each sample the best of n by the retrieval model
+            sampled = [producer.best_of(text, seed + k)[0] for k in range(samples)]
+        else:
+            sampled = producer.generate([text] * samples, seeds=[seed + k for k in range(samples)])
         greedy = producer.generate([text], seeds=[seed], temperature=0.0)
         gen_info[w] = {"text": text, "sampled_frames": [len(x) for x, _, _ in sampled],
                        "sampled_ended": [e for _, _, e in sampled], "greedy_frames": len(greedy[0][0])}
@@ -128,7 +136,8 @@ def _evaluate(producer, split, samples: int, seed: int, max_refs: int, medoid_ca
     return {"rows": table, "words": words, "references": int(sum(len(refs_by[w]) for w in words)),
             "max_refs_per_word": max_refs, "samples_per_word": samples, "seed": seed,
             "temperature": producer.temperature, "top_k": producer.top_k, "cfg_scale": producer.cfg_scale,
-            "test_signers": split.test_signers, "generated": gen_info, "seconds": round(time.perf_counter() - t0, 1)}
+            "test_signers": split.test_signers, "reference_set": references,
+            "candidates": getattr(producer, "candidates", 1), "generated": gen_info, "seconds": round(time.perf_counter() - t0, 1)}
 
 
 ORDER = ["T2M-GPT sampled", "T2M-GPT greedy", "nearest training recording (oracle)", "medoid training recording",
@@ -139,8 +148,12 @@ def format_table(gen: dict) -> str:
     """A markdown table of the DTW-MJE rows."""
     signers = gen["test_signers"]
     per = len(signers) > 1
-    lines = [f"DTW-MJE (shoulder widths, lower is better) against {gen['references']} held-out recordings of "
-             f"{len(gen['words'])} seen words (signers {', '.join(signers)})", "",
+    val = gen.get("reference_set") == "val"
+    if val:
+        signers, per = [], False  # the training signers' validation recordings
+    lines = [f"DTW-MJE (shoulder widths, lower is better) against {gen['references']} "
+             f"{'validation recordings of the training signers' if val else 'held-out recordings'} of "
+             f"{len(gen['words'])} seen words" + (f" (signers {', '.join(signers)})" if signers else ""), "",
              "| method | DTW-MJE | std | pairs |" + "".join(f" {g} |" for g in signers if per),
              "|---|---:|---:|---:|" + "---:|" * (len(signers) if per else 0)]
     for name in ORDER:
@@ -166,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top-k", type=int, default=20)
     p.add_argument("--cfg-scale", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--candidates", type=int, default=None,
+                   help="each sampled sign is the best of this many by the retrieval model (t2m_gpt.rerank; "
+                        "default: the generator's, 8 when a retrieval model is trained; 1: no reranking)")
+    p.add_argument("--reranker", default=None, help="retrieval checkpoint for --candidates (default: the evaluation's)")
+    p.add_argument("--references", choices=["test", "val"], default="test",
+                   help="test: the held-out signers' recordings (default); val: the training signers' validation ones")
     p.add_argument("--json", default=None, help="write the result here")
     args = p.parse_args(argv)
     from syrisign.errors import SyriSignError
@@ -173,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     from vqvae.data import load_split
     try:
         prod = GenerativeProducer(args.checkpoint or args.dataset, temperature=args.temperature, top_k=args.top_k,
-                                  cfg_scale=args.cfg_scale, seed=args.seed)
+                                  cfg_scale=args.cfg_scale, seed=args.seed, candidates=args.candidates,
+                                  reranker=args.reranker)
         f, s = prod.features, prod.split
         split = load_split(args.dataset, s["test_signers"], f.layout, f.fps, s["val_frac"], s["seed"],
                            max_frames=f.max_frames, trim_idle=f.trim_idle, exclude_classes=s.get("exclude_classes"),
@@ -181,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     except SyriSignError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    gen = evaluate_generation(prod, split, samples=args.samples, seed=args.seed, max_refs=args.max_refs)
+    gen = evaluate_generation(prod, split, samples=args.samples, seed=args.seed, max_refs=args.max_refs,
+                              references=args.references)
     print(format_table(gen))
     if args.json:
         from syrisign.data.dataset import write_json

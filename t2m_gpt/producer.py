@@ -45,7 +45,8 @@ class GenerativeProducer:
 
     def __init__(self, checkpoint: str | os.PathLike | None = None, seed: int = 0, temperature: float = 1.0,
                  top_k: int | None = 20, cfg_scale: float = 1.0, max_tokens: int | None = None,
-                 device: str = "auto", text_encoder: str | None = None, **_options):
+                 device: str = "auto", text_encoder: str | None = None, candidates: int | None = None,
+                 reranker: str | os.PathLike | None = None, **_options):
         import torch
 
         from syrisign.ml.checkpoint import load_checkpoint
@@ -77,6 +78,16 @@ class GenerativeProducer:
         from syrisign.ml.text import get_text_encoder
         self.encoder = get_text_encoder(text_encoder or self.gpt.cfg.text_encoder)
         self._torch = torch
+        self.candidates, self.reranker = 1, None
+        if candidates is not None and int(candidates) < 1:
+            raise SyriSignError(f"candidates must be at least 1 (got {candidates})")
+        if candidates is None or int(candidates) > 1:  # best of n by the retrieval model (t2m_gpt.rerank)
+            from t2m_gpt.rerank import DEFAULT_CANDIDATES, Reranker, default_reranker, find_reranker
+            dataset = self.split.get("dataset") or DEFAULT_DATASET
+            ranker = Path(reranker).expanduser() if reranker else find_reranker(dataset, self.arabic)
+            if ranker is not None or candidates is not None:  # n > 1 asked for: a missing model is an error
+                self.reranker = Reranker(ranker or default_reranker(dataset))
+                self.candidates = int(candidates or DEFAULT_CANDIDATES)
 
     @property
     def layout(self) -> str:
@@ -101,7 +112,7 @@ class GenerativeProducer:
         emb = torch.from_numpy(self.encoder.encode(list(texts)).astype(np.float32)).to(self.device)
         out = []
         for i, text in enumerate(texts):
-            s = seeds[i] if seeds is not None else self.seed + zlib.crc32(text.encode("utf-8"))
+            s = seeds[i] if seeds is not None else self.unit_seed(text)
             g = torch.Generator().manual_seed(int(s) % (2 ** 63))
             opts = dict(max_tokens=self.max_tokens, temperature=self.temperature if temperature is None else temperature,
                         top_k=self.top_k if top_k == -1 else top_k,
@@ -131,17 +142,46 @@ class GenerativeProducer:
         k = int(np.argmax(sims))
         return labels[k], float(sims[k])
 
+    def unit_seed(self, text: str) -> int:
+        return self.seed + zlib.crc32(text.encode("utf-8"))
+
+    def best_of(self, text: str, seed: int | None = None) -> tuple[tuple[np.ndarray, list[int], bool], dict]:
+        """The reranker's pick among ``candidates`` samples of ``text``; the first candidate is the sample
+        of ``seed`` (default: the unit's seed), i.e. what one sample would give."""
+        from syrisign.ml.features import to_sequence
+        base = self.unit_seed(text) if seed is None else seed
+        results = self.generate([text] * self.candidates, seeds=[base + 1_000_003 * j for j in range(self.candidates)])
+        scores = self.reranker.scores(text, [to_sequence(x, None, self.features) for x, _, _ in results])
+        odd = np.array([self.implausible_share(x) for x, _, _ in results])
+        # a decode that leaves the body's range (joints flung metres away) can still score high: pass it over
+        usable = odd <= 0.5 if (odd <= 0.5).any() else np.ones(len(results), dtype=bool)
+        k = int(np.argmax(np.where(usable, scores, -np.inf)))
+        return results[k], {"candidates": self.candidates, "picked": k, "rerank_score": round(float(scores[k]), 4),
+                            "passed_over": int((~usable).sum()), "reranker": str(self.reranker.path)}
+
+    def implausible_share(self, x: np.ndarray, z: float = 5.0, margin: float = 0.1) -> float:
+        """Share of frames with a joint further than ``z`` standard deviations (+ ``margin`` shoulder widths)
+        from its mean over the VQ-VAE's training poses. Real validation recordings: 0 for 90 % of them;
+        a broken decode (joints 10-20 shoulder widths out): 1."""
+        mean, std = self.vq.mean.cpu().numpy(), self.vq.std.cpu().numpy()
+        if len(x) == 0:
+            return 1.0
+        return float((np.abs(x - mean) > z * std + margin).any(-1).any(-1).mean())
+
     def produce(self, units: list[SignUnit]) -> list[PoseSequence]:
         from syrisign.ml.features import to_sequence
         texts = [self.text_of(u) for u in units]
-        results = self.generate(texts)
+        if self.reranker is None:
+            results, picks = self.generate(texts), [{} for _ in texts]
+        else:
+            results, picks = zip(*[self.best_of(t) for t in texts]) if texts else ([], [])
         seqs = []
-        for u, text, (x, codes, ended) in zip(units, texts, results):
+        for u, text, (x, codes, ended), pick in zip(units, texts, results, picks):
             near, sim = self.nearest_training_text(text)
             meta = {"source": "generative", "text": text, "kind": u.kind, "item_index": u.item_index,
                     "tokens": len(codes), "ended": ended, "nearest_training_text": near,
                     "similarity": round(sim, 4), "checkpoint": str(self.path),
                     "generator": getattr(self.gpt.cfg, "generator", "gpt"),
-                    "quantizer": self.vq.cfg.quantizer, "retargeted": self.retargeted}
+                    "quantizer": self.vq.cfg.quantizer, "retargeted": self.retargeted, **pick}
             seqs.append(to_sequence(x, None, self.features, meta))
         return seqs

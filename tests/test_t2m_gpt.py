@@ -432,3 +432,57 @@ def test_re_running_the_evaluation_of_a_retargeted_model_gives_the_training_repo
     first = json.loads(gen.with_suffix(".metrics.json").read_text())["generation"]["rows"]
     for row in ("mean pose (static)", "medoid training recording", "nearest training recording (oracle)"):
         assert again[row]["dtw_mje"] == pytest.approx(first[row]["dtw_mje"], rel=1e-6), row
+
+
+# -- best of n by the retrieval model (t2m_gpt.rerank) ------------------------------------------------------
+def test_best_of_n_keeps_the_retrieval_models_favourite_plausible_sample(trained, tmp_path, monkeypatch):
+    from syrisign.ml.features import to_sequence
+    from t2m_gpt.rerank import Reranker
+    _, _, gpt = trained
+    unit = SignUnit("نعم", "yes")
+    one = load_producer("generative", checkpoint=str(gpt))
+    assert one.candidates == 1 and one.reranker is None  # no retrieval model trained here: the first sample
+    with pytest.raises(SyriSignError, match="no retrieval model"):
+        load_producer("generative", checkpoint=str(gpt), candidates=4)
+    ck = _tiny_retrieval_checkpoint(tmp_path / "r.pt")
+    best = load_producer("generative", checkpoint=str(gpt), candidates=4, reranker=ck)
+    text = best.text_of(unit)
+    seeds = [best.unit_seed(text) + 1_000_003 * j for j in range(4)]
+    cands = best.generate([text] * 4, seeds=seeds)
+    np.testing.assert_array_equal(cands[0][0], one.generate([text])[0][0])  # candidate 0 = the one-sample output
+    scores = Reranker(ck).scores(text, [to_sequence(x, None, best.features) for x, _, _ in cands])
+    assert scores.shape == (4,) and np.all(np.abs(scores) <= 1 + 1e-5)
+    plausible = np.array([best.implausible_share(x) <= 0.5 for x, _, _ in cands])
+    want = int(np.argmax(np.where(plausible, scores, -np.inf)))
+    seq = best.produce([unit])[0]
+    assert seq.meta["picked"] == want and seq.meta["candidates"] == 4
+    np.testing.assert_allclose(seq.meta["rerank_score"], scores[want], atol=1e-4)
+    np.testing.assert_array_equal(seq.data, to_sequence(cands[want][0], None, best.features).data)
+
+    # a decode flung far out of the body's range is passed over however well it scores
+    far = [(x + (20.0 if j == 1 else 0.0), c, e) for j, (x, c, e) in enumerate(cands)]
+    assert best.implausible_share(far[1][0]) == 1.0
+    monkeypatch.setattr(best, "generate", lambda texts, seeds=None, **kw: far)
+    monkeypatch.setattr(best.reranker, "scores", lambda text, seqs: np.array([0.1, 0.9, 0.5, 0.2]))
+    assert plausible.all()  # the tiny model's own samples stay in range
+    out = best.produce([unit])[0]
+    assert out.meta["picked"] == 2 and out.meta["passed_over"] == 1
+
+
+def test_the_evaluation_ranks_only_with_a_retrieval_model_that_held_out_the_same_signers(tmp_home):
+    from types import SimpleNamespace
+
+    from retrieval.model import RetrievalModel
+    from syrisign.evaluation.methods import MethodUnavailable, checkpoint_path, generated_outputs
+    from syrisign.ml.checkpoint import save_checkpoint
+    from test_retrieval import tiny_config
+    split = SimpleNamespace(dataset="isl", test_signers=["apurve", "rajat"])
+    info = {"checkpoint": str(tmp_home / "checkpoints" / "t2m-isl.pt")}
+    with pytest.raises(MethodUnavailable, match="no retrieval model at .*retrieval-isl.pt"):
+        generated_outputs("generative", info, None, ["hello"], 1, 0, candidates=4, split=split)
+    ranker = checkpoint_path("retrieval", "isl")
+    ranker.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(ranker, "retrieval", tiny_config(), RetrievalModel(tiny_config()).state_dict(), classes=[],
+                    run={"protocol": "signer", "test_signers": ["gautam"]})
+    with pytest.raises(MethodUnavailable, match="reranker retrieval-isl.pt was trained with held-out signers"):
+        generated_outputs("generative", info, None, ["hello"], 1, 0, split=split)

@@ -149,10 +149,32 @@ def _units(ds, classes: list[str]):
                      meta={"class_key": c}) for c in classes]
 
 
-def generated_outputs(method: str, info: dict, ds, classes: list[str], samples: int, seed: int) -> MethodOutputs:
-    """Outputs of a generative producer: ``samples`` seeds when it samples, one when deterministic."""
+def generated_outputs(method: str, info: dict, ds, classes: list[str], samples: int, seed: int,
+                      candidates: int | None = None, split=None) -> MethodOutputs:
+    """Outputs of a generative producer: ``samples`` seeds when it samples, one when deterministic.
+
+    T2M-GPT: each output is the best of ``candidates`` samples (None: the producer's default) by the
+    text-pose similarity of the dataset's evaluation retrieval checkpoint (:mod:`t2m_gpt.rerank`), which
+    must hold out the same signers as the ``split``; without that checkpoint, the first sample."""
     from syrisign.producers import load_producer
-    prod = load_producer(method, checkpoint=info["checkpoint"], seed=seed)
+    opts = {"candidates": 1} if method == "generative" and candidates == 1 else {}
+    if method == "generative" and candidates != 1:
+        ranker = checkpoint_path("retrieval", split.dataset)
+        if ranker.is_file():
+            warn = split_mismatch(training_split(ranker), split.test_signers, split.dataset)
+            if warn:
+                raise MethodUnavailable(f"the reranker {ranker.name} was {warn}")
+            opts = {"candidates": candidates, "reranker": ranker}
+        elif candidates is not None:
+            raise MethodUnavailable(f"no retrieval model at {ranker} to rank {candidates} candidates with")
+        else:
+            opts = {"candidates": 1}
+            info = dict(info, note=f"one sample per output: no retrieval model at {ranker} to rank samples with")
+    prod = load_producer(method, checkpoint=info["checkpoint"], seed=seed, **opts)
+    if method == "generative":
+        ranker = getattr(prod, "reranker", None)
+        info = dict(info, candidates=getattr(prod, "candidates", 1),
+                    reranker=str(ranker.path) if ranker is not None else None)
     units = _units(ds, classes)
     out: dict[str, list[PoseSequence]] = {c: [] for c in classes}
     t0 = time.perf_counter()
@@ -213,7 +235,8 @@ def retrieval_outputs(info: dict, ds, candidates: list, classes: list[str], samp
     return MethodOutputs("retrieval", out, info)
 
 
-def method_outputs(method: str, info: dict, ds, split, classes: list[str], samples: int, seed: int) -> MethodOutputs:
+def method_outputs(method: str, info: dict, ds, split, classes: list[str], samples: int, seed: int,
+                   candidates: int | None = None) -> MethodOutputs:
     if method == "retrieval":
         return retrieval_outputs(info, ds, split.train + split.val, classes, samples)
-    return generated_outputs(method, info, ds, classes, samples, seed)
+    return generated_outputs(method, info, ds, classes, samples, seed, candidates, split)

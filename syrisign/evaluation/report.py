@@ -131,6 +131,9 @@ def markdown(report: dict) -> str:
             if res.get("samples_per_word"):
                 notes.append(f"{res['samples_per_word']} output(s) per word"
                              + (", deterministic" if res.get("deterministic") else ""))
+            if res.get("reranker"):
+                notes.append(f"each output the best of {res['candidates']} samples by the text-pose similarity of "
+                             f"{Path(res['reranker']).name} (t2m_gpt.rerank)")
             for t in res.get("trained", []) or []:
                 notes.append(f"trained here: `{t['module']} {' '.join(t['argv'])}` in {t['seconds']:.0f} s")
             if "top1_pick_correct" in res:

@@ -54,6 +54,7 @@ class EvaluateConfig:
     split: str = "signer"
     test_signers: list[str] | None = None
     samples: int = 5  # outputs per word for sampling methods (retrieval: top-k recordings)
+    candidates: int | None = None  # T2M-GPT: each output the best of n samples by the retrieval model (None: default)
     sentences: int = 20  # multi-sign sequences per dataset
     sentence_length: int = 3
     pairs: int = 300  # diversity
@@ -312,7 +313,7 @@ def evaluate_dataset(name: str, cfg: EvaluateConfig) -> tuple[dict, dict]:
             if warn:
                 info["warning"] = warn
                 _log(f"{name}: {method}: WARNING {warn}", cfg)
-            mo = method_outputs(method, info, ds, split, words, cfg.samples, cfg.seed)
+            mo = method_outputs(method, info, ds, split, words, cfg.samples, cfg.seed, cfg.candidates)
             systems.append(_system_from_outputs(method, mo.outputs, test_keys, mo.info))
             method_info[method] = mo.info
         except (MethodUnavailable, SyriSignError, ImportError) as e:
