@@ -4,7 +4,9 @@ One checkpoint file (``syrisign train t2m``) holds the GPT, the VQ-VAE it was tr
 normalization statistics. Output poses are in normalized units (shoulder-centred, shoulder
 width 1), in the model's layout and fps. Sampling is deterministic for a fixed ``seed``: each
 unit's generator is seeded from the seed and the unit's text, so a word comes out the same
-wherever it stands in a sentence.
+wherever it stands in a sentence. When a retrieval model is trained, each sign is the best of
+``candidates`` (default 8) samples by its text-pose similarity (:mod:`t2m_gpt.rerank`); ``candidates=1``
+gives the first sample.
 """
 from __future__ import annotations
 
