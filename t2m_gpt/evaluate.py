@@ -94,10 +94,7 @@ def _evaluate(producer, split, samples: int, seed: int, max_refs: int, medoid_ca
     bar = tqdm(words, desc="DTW-MJE", leave=False, disable=not progress)
     for w in bar:
         text = train_by[w][0].texts[0]
-        if getattr(producer, "reranker", None) is not None:  # each sample the best of n by the retrieval model
-            sampled = [producer.best_of(text, seed + k)[0] for k in range(samples)]
-        else:
-            sampled = producer.generate([text] * samples, seeds=[seed + k for k in range(samples)])
+        sampled = [producer.sample(text, seed + k)[0] for k in range(samples)]  # best of n when it reranks
         greedy = producer.generate([text], seeds=[seed], temperature=0.0)
         gen_info[w] = {"text": text, "sampled_frames": [len(x) for x, _, _ in sampled],
                        "sampled_ended": [e for _, _, e in sampled], "greedy_frames": len(greedy[0][0])}
@@ -136,8 +133,8 @@ def _evaluate(producer, split, samples: int, seed: int, max_refs: int, medoid_ca
     return {"rows": table, "words": words, "references": int(sum(len(refs_by[w]) for w in words)),
             "max_refs_per_word": max_refs, "samples_per_word": samples, "seed": seed,
             "temperature": producer.temperature, "top_k": producer.top_k, "cfg_scale": producer.cfg_scale,
-            "test_signers": split.test_signers, "reference_set": references,
-            "candidates": getattr(producer, "candidates", 1), "generated": gen_info, "seconds": round(time.perf_counter() - t0, 1)}
+            "test_signers": split.test_signers, "reference_set": references, "candidates": producer.candidates,
+            "generated": gen_info, "seconds": round(time.perf_counter() - t0, 1)}
 
 
 ORDER = ["T2M-GPT sampled", "T2M-GPT greedy", "nearest training recording (oracle)", "medoid training recording",

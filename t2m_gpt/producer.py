@@ -170,13 +170,17 @@ class GenerativeProducer:
             return 1.0
         return float((np.abs(x - mean) > z * std + margin).any(-1).any(-1).mean())
 
+    def sample(self, text: str, seed: int | None = None) -> tuple[tuple[np.ndarray, list[int], bool], dict]:
+        """One output for ``text`` from ``seed`` (default: the unit's seed): the reranker's pick among
+        ``candidates`` samples when there is a reranker, else that seed's sample; with what was picked."""
+        if self.reranker is not None:
+            return self.best_of(text, seed)
+        return self.generate([text], seeds=[self.unit_seed(text) if seed is None else seed])[0], {}
+
     def produce(self, units: list[SignUnit]) -> list[PoseSequence]:
         from syrisign.ml.features import to_sequence
         texts = [self.text_of(u) for u in units]
-        if self.reranker is None:
-            results, picks = self.generate(texts), [{} for _ in texts]
-        else:
-            results, picks = zip(*[self.best_of(t) for t in texts]) if texts else ([], [])
+        results, picks = zip(*[self.sample(t) for t in texts]) if texts else ((), ())
         seqs = []
         for u, text, (x, codes, ended), pick in zip(units, texts, results, picks):
             near, sim = self.nearest_training_text(text)

@@ -51,7 +51,8 @@ def zero_shot_generation(checkpoint: str, samples: int = 3, seed: int = 0, max_r
     from t2m_gpt.producer import GenerativeProducer
 
     t0 = time.perf_counter()
-    prod = GenerativeProducer(checkpoint, seed=seed, candidates=1)  # raw samples: no reranking by a model that saw the words
+    # raw samples: a reranking retrieval model would have seen the held-out words
+    prod = GenerativeProducer(checkpoint, seed=seed, candidates=1)
     unseen = sorted(prod.split.get("exclude_classes") or [])
     if not unseen:
         raise SyriSignError(f"{prod.path} was trained on every word: nothing is unseen (train its VQ-VAE with "

@@ -88,7 +88,8 @@ def _run(args) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from syrisign.evaluation.run import EvaluateConfig, run
     cfg = EvaluateConfig(datasets=args.datasets, methods=args.methods, split=args.split, test_signers=args.test_signers,
-                         samples=args.samples, candidates=args.candidates, sentences=args.sentences, bootstrap=args.bootstrap, seed=args.seed,
+                         samples=args.samples, candidates=args.candidates, sentences=args.sentences,
+                         bootstrap=args.bootstrap, seed=args.seed,
                          train_missing=args.train_missing, train_minutes=args.train_minutes or None,
                          retrain_recognizer=args.retrain_recognizer, out=args.out, video=args.video,
                          progress=not args.quiet, threads=args.threads)
