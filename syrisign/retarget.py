@@ -14,10 +14,12 @@ people, and the hand that signs changes with the source. This module
   :func:`planar_arms` draws each arm in the image plane with the target's lengths, the hand where it was
   signed and the elbow placed to match, so that a forearm held towards the camera does not shrink on the
   drawn skeleton (a stick figure has no depth to show foreshortening with), except where the elbow would
-  have to fly out like a wing;
+  have to fly out like a wing; the face's and the hands' depth, which MediaPipe estimates only relative to
+  the face's centre and the wrist, is put at the target's (:func:`_anchor_depth`);
 - :func:`dominant_hand` says which hand signs (the wrist that travels farther) and whether the sign is
   two-handed; :func:`with_dominant` mirrors a recording whose dominant hand is the other one (a
-  two-handed sign is mirrored as a whole).
+  two-handed sign is mirrored as a whole); :func:`steady_other_hand` holds a one-handed sign's other arm
+  still, where the target body rests it (:attr:`Body.rest`).
 
 All of it works in normalized units (shoulder-centred, shoulder width 1): retarget a clip after
 ``normalize()``.
@@ -64,6 +66,12 @@ class Body:
     head_offset: tuple[float, float] | None = None  # face centre from the shoulder centre
     head_size: float | None = None  # forehead to chin
     recordings: int = 0
+    # depth (z) of the face's centre and of each hand's wrist from the shoulder centre (see _anchor_depth)
+    face_depth: float | None = None
+    hand_depth: float | None = None
+    # per side, where each joint of the arm (arm_joints: elbow, wrist, the pose's hand, the tracked hand) rests
+    # while the hand is down (x, y, z; None where unseen at rest): a one-handed sign's other arm is held there
+    rest: dict[str, list[list[float] | None] | None] = field(default_factory=lambda: {"left": None, "right": None})
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,16 +81,25 @@ class Body:
         return cls(d.get("name", ""), dict(d.get("upper_arm", {})), dict(d.get("forearm", {})),
                    list(d.get("hand", [None] * len(HAND_BONES))),
                    tuple(d["head_offset"]) if d.get("head_offset") is not None else None,
-                   d.get("head_size"), int(d.get("recordings", 0)))
+                   d.get("head_size"), int(d.get("recordings", 0)), d.get("face_depth"), d.get("hand_depth"),
+                   dict(d.get("rest") or {"left": None, "right": None}))
 
     def symmetric(self) -> Body:
         """Both arms given the longer side's lengths (a body's two arms are alike; in the image a bone only
-        ever looks shorter than it is, so the longer measure is the better one)."""
+        ever looks shorter than it is, so the longer measure is the better one), and one rest, mirrored."""
         out = Body.from_dict(self.to_dict())
         for part in ("upper_arm", "forearm"):
             vals = [v for v in getattr(self, part).values() if v is not None]
             if vals:
                 getattr(out, part).update({s: float(np.max(vals)) for s in SIDES})
+        # both arms rest as the one that rests lower does (the signing arm, measured in the frames it passes
+        # low on its way up or down, rests higher and farther out than a hand on the lap or at the side)
+        low = {s: _rest_wrist_y(self.rest.get(s)) for s in SIDES}
+        seen = [s for s in SIDES if low[s] is not None]
+        if seen:
+            keep = max(seen, key=lambda s: low[s])
+            other = "left" if keep == "right" else "right"
+            out.rest[other] = [None if p is None else [-p[0], p[1], p[2]] for p in self.rest[keep]]
         return out
 
     def plausible(self) -> Body:
@@ -122,7 +139,32 @@ def mean_body(bodies: list[Body], name: str = "mean") -> Body:
     offsets = [b.head_offset for b in bodies if b.head_offset is not None]
     out.head_offset = tuple(float(v) for v in np.mean(offsets, axis=0)) if offsets else None
     out.head_size = mean([b.head_size for b in bodies])
+    out.face_depth = mean([b.face_depth for b in bodies])
+    out.hand_depth = mean([b.hand_depth for b in bodies])
+    out.rest = {side: combine_rests([b.rest.get(side) for b in bodies], np.mean) for side in SIDES}
     return out.symmetric()
+
+
+def _rest_wrist_y(rest: list | None) -> float | None:
+    """How low the wrist of an arm's rest (:attr:`Body.rest` of a side, in :func:`arm_joints` order) is."""
+    if not rest:
+        return None
+    w = rest[1] if len(rest) > 1 else rest[0]  # the elbow, then the wrist
+    return None if w is None else float(w[1])
+
+
+def combine_rests(rests: list, how=np.median) -> list[list[float] | None] | None:
+    """Rest places of one arm (:attr:`Body.rest` of a side) of the most common length, joint by joint (``how``
+    of the bodies that saw the joint at rest)."""
+    rests = [r for r in rests if r]
+    if not rests:
+        return None
+    n = max({len(r) for r in rests}, key=lambda k: sum(len(r) == k for r in rests))
+    out = []
+    for k in range(n):
+        pts = [r[k] for r in rests if len(r) == n and r[k] is not None]
+        out.append([round(float(v), 4) for v in how(np.asarray(pts), axis=0)] if pts else None)
+    return out
 
 
 # -- joints of a layout ---------------------------------------------------------------------------
@@ -185,6 +227,39 @@ def _face_centre(seq: PoseSequence, head: np.ndarray) -> tuple[np.ndarray, np.nd
     return c, n >= max(3, 0.5 * len(pts))
 
 
+REST_BELOW = 1.0  # a wrist this far under the shoulder line (shoulder widths) or lower is resting
+
+
+def _rest(seqs: list[PoseSequence], side: str) -> list[list[float] | None] | None:
+    """Each arm joint's median place over the frames in which the wrist rests (None: seen too rarely)."""
+    joints = arm_joints(seqs[0].skeleton, side)
+    if not len(joints):
+        return None
+    pts: list[list[np.ndarray]] = [[] for _ in joints]
+    for q in seqs:
+        w = wrist_path(q, side)[:, 1]
+        low = ~np.isnan(w) & (w >= REST_BELOW)
+        for k, j in enumerate(joints):
+            pts[k].append(q.data[low & (q.confidence[:, j] > 0), j])
+    out = []
+    for p in pts:
+        p = np.concatenate(p)
+        out.append([round(float(v), 4) for v in np.median(p, axis=0)] if len(p) >= MIN_FRAMES else None)
+    return out if any(p is not None for p in out) else None
+
+
+def _face_depth(seq: PoseSequence) -> tuple[np.ndarray, np.ndarray]:
+    """(T,) mean depth of the seen face-mesh points, (T,) seen (as :func:`_face_centre`); zeros without a face."""
+    sk = seq.skeleton
+    if not sk.has(FACE):
+        return np.zeros(len(seq)), np.zeros(len(seq), dtype=bool)
+    pts = np.arange(sk.slices[FACE].start, sk.slices[FACE].stop)
+    ok = seq.confidence[:, pts] > 0
+    n = ok.sum(1)
+    z = (seq.data[:, pts, 2] * ok).sum(1) / np.maximum(n, 1)
+    return z, n >= max(3, 0.5 * len(pts))
+
+
 def measure_body(seqs: list[PoseSequence], name: str = "") -> Body:
     """A signer's body from their recordings (normalized first: shoulder width 1)."""
     if not seqs:
@@ -208,8 +283,14 @@ def measure_body(seqs: list[PoseSequence], name: str = "") -> Body:
                 if h is not None:
                     vals.append(_lengths(q, h + a, h + b, False))
         body.hand[k] = _pct(vals)
-    offsets, sizes = [], []
+    offsets, sizes, face_z, hand_z = [], [], [], []
     for q in norm:
+        z, ok = _face_depth(q)
+        face_z.append(z[ok])
+        for side in SIDES:
+            h = _hand_start(q.skeleton, side)
+            if h is not None:
+                hand_z.append(q.data[q.confidence[:, h] > 0, h, 2])
         head = _head(q.skeleton)
         c, ok = _face_centre(q, head)
         if ok.any():
@@ -223,6 +304,18 @@ def measure_body(seqs: list[PoseSequence], name: str = "") -> Body:
         body.head_offset = tuple(float(v) for v in np.median(offsets, axis=0))
     if sizes:
         body.head_size = float(np.median(sizes))
+    for attr, vals in (("face_depth", face_z), ("hand_depth", hand_z)):
+        v = np.concatenate(vals) if vals else np.zeros(0)
+        if len(v) >= MIN_FRAMES:
+            setattr(body, attr, float(np.median(v)))
+    # where the arms rest, measured on the clips with their depth anchored as retargeting anchors it
+    anchored = []
+    for q in norm:
+        data = q.data.copy()
+        _anchor_depth(q, data, q.confidence > 0, body)
+        anchored.append(PoseSequence(data, q.confidence, q.fps, q.skeleton, q.timestamps, q.meta))
+    for side in SIDES:
+        body.rest[side] = _rest(anchored, side)
     return body
 
 
@@ -288,6 +381,7 @@ def retarget(seq: PoseSequence, source: Body, target: Body, arms: str = "planar"
             for k, (a, b) in enumerate(HAND_BONES):
                 deltas[b] = place(h + b, h + a, _ratio(target.hand[k], source.hand[k]), deltas[a])
     _retarget_head(seq, data, valid, source, target)
+    _anchor_depth(seq, data, valid, target)
     out = PoseSequence(data, conf, seq.fps, sk, seq.timestamps, dict(seq.meta, retargeted=target.name or True))
     return planar_arms(out, target) if arms == "planar" else out
 
@@ -422,6 +516,33 @@ def _follow(data: np.ndarray, seq: PoseSequence, valid: np.ndarray, j: int, d: n
     return d
 
 
+def _anchor_depth(seq: PoseSequence, data: np.ndarray, valid: np.ndarray, target: Body) -> None:
+    """The face's and the hands' depth put at the target's.
+
+    MediaPipe estimates the face mesh's depth about the face's own centre and a hand's about its own wrist;
+    neither knows how far the face or the hand is from the body. After the shoulder-centred normalization
+    their z is that relative depth minus the pose model's depth of the shoulders, which differs from signer to
+    signer (KArSL's signer 03 sits 0.3 shoulder widths "behind" signer 01) and jitters from frame to frame.
+    Here each frame's face is moved in depth so that its centre is at ``target.face_depth``, and each hand so
+    that its wrist is at ``target.hand_depth``: the relative depths (the face's relief, the fingers' bend
+    towards the camera) are kept, the offsets that only tell which recording it was are not. Bodies measured
+    before these fields existed (``None``) leave the depth as it is."""
+    sk = seq.skeleton
+    if target.face_depth is not None and sk.has(FACE):
+        sl = sk.slices[FACE]
+        z, ok = _face_depth(PoseSequence(data, seq.confidence, seq.fps, sk, seq.timestamps, seq.meta))
+        m = valid[:, sl] & ok[:, None]
+        data[:, sl, 2] = np.where(m, data[:, sl, 2] - z[:, None] + target.face_depth, data[:, sl, 2])
+    if target.hand_depth is not None:
+        for side in SIDES:
+            h = _hand_start(sk, side)
+            if h is None:
+                continue
+            m = valid[:, h:h + 21] & valid[:, h:h + 1]
+            data[:, h:h + 21, 2] = np.where(m, data[:, h:h + 21, 2] - data[:, h:h + 1, 2] + target.hand_depth,
+                                            data[:, h:h + 21, 2])
+
+
 def _hand_ratio(source: Body, target: Body) -> float:
     """The hand's overall scale: the median ratio of the bones both bodies have measured."""
     r = [t / s for t, s in zip(target.hand, source.hand) if t is not None and s is not None and s > 1e-6]
@@ -531,28 +652,42 @@ def arm_joints(sk: Skeleton, side: str) -> np.ndarray:
     return np.asarray(idx, dtype=np.int64)
 
 
-def steady_other_hand(seq: PoseSequence, dominant: str, below: float = 1.0) -> PoseSequence:
-    """A one-handed sign's other arm held still where it rests (each joint at its median place): MediaPipe's
-    landmarks of a hand hanging at the side jitter, which reads as a second hand signing. Left as it is
-    when that hand is raised into the signing space for half of the frames or more."""
+def steady_other_hand(seq: PoseSequence, dominant: str, below: float = REST_BELOW, body: Body | None = None
+                      ) -> PoseSequence:
+    """A one-handed sign's other arm held still where it rests: MediaPipe's landmarks of a hand hanging at the
+    side jitter, which reads as a second hand signing. Left as it is when that hand is raised into the
+    signing space for half of the frames or more.
+
+    Each joint rests at its median place in the recording, or, given the ``body`` the clip was retargeted
+    onto, where that body rests it (:attr:`Body.rest`): the other arm is no part of the sign, and one signer
+    rests it in one place, so it does not move from one sign to the next. A joint that body was not seen
+    resting keeps the recording's own rest, moved with the wrist."""
     other = "left" if dominant == "right" else "right"
     if raised(seq, other, below) >= 0.5:
         return seq
     joints = arm_joints(seq.skeleton, other)
     if not len(joints):
         return seq
+    ref = body.rest.get(other) if body is not None else None
+    ref = ref if ref and len(ref) == len(joints) else None
     data, conf = seq.data.copy(), seq.confidence.copy()
     seen = conf[:, joints] > 0  # (T, K)
     # where it rests: the frames in which its wrist is low (a hand tracked only while it was up, at the
     # face, would otherwise be held up there, away from its wrist); seen only while up, it is hidden
     w = wrist_path(seq, other)[:, 1]
     low = ~(w < below)  # unseen wrists count as low
+    own = [np.median(seq.data[seen[:, k] & low, j], axis=0) if (seen[:, k] & low).any() else None
+           for k, j in enumerate(joints)]
+    _, _, w_ = _arm(seq.skeleton, other)
+    wk = int(np.flatnonzero(joints == w_)[0]) if w_ is not None and (joints == w_).any() else None
+    shift = np.zeros(3)
+    if ref is not None and wk is not None and ref[wk] is not None and own[wk] is not None:
+        shift = np.asarray(ref[wk]) - own[wk]
     for k, j in enumerate(joints):
-        rest = seen[:, k] & low
-        if rest.any():
-            data[seen[:, k], j] = np.median(seq.data[rest, j], axis=0)
-        elif seen[:, k].any():
+        if own[k] is None:  # seen only while up (or never): hidden
             data[:, j], conf[:, j] = 0.0, 0.0
+        else:
+            data[seen[:, k], j] = np.asarray(ref[k]) if ref is not None and ref[k] is not None else own[k] + shift
     return PoseSequence(data, conf, seq.fps, seq.skeleton, seq.timestamps, dict(seq.meta, steadied=other))
 
 

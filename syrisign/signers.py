@@ -26,11 +26,11 @@ import numpy as np
 
 from syrisign.errors import SyriSignError
 from syrisign.pose import PoseError, PoseSequence, atomic_write_bytes
-from syrisign.retarget import (Body, Handedness, dominant_hand, measure_body, mean_body, retarget,
+from syrisign.retarget import (Body, Handedness, combine_rests, dominant_hand, measure_body, mean_body, retarget,
                                steady_other_hand, with_dominant)
 from syrisign.settings import get_settings
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 CHOICES = ("reference", "mean", "none")
 SAMPLE = 24  # recordings of a signer measured for their body and dominant hand
 
@@ -61,6 +61,9 @@ def signer_body(bodies: list[Body], name: str) -> Body:
     offsets = [b.head_offset for b in bodies if b.head_offset is not None]
     out.head_offset = tuple(float(v) for v in np.median(offsets, axis=0)) if offsets else None
     out.head_size = med([b.head_size for b in bodies])
+    out.face_depth = med([b.face_depth for b in bodies])
+    out.hand_depth = med([b.hand_depth for b in bodies])
+    out.rest = {side: combine_rests([b.rest.get(side) for b in bodies]) for side in ("left", "right")}
     return out.plausible()
 
 
@@ -309,7 +312,7 @@ class OneSigner:
             c = retarget(c, source, self.body, arms=self.arms)
         c, mirrored = with_dominant(c, self.hand, handed.dominant)
         if not handed.two_handed:
-            c = steady_other_hand(c, self.hand)
+            c = steady_other_hand(c, self.hand, body=self.body)
         c.meta = {**clip.meta, **c.meta, "normalized": True, "two_handed": handed.two_handed, "mirrored": mirrored,
                   "dominant": self.hand}
         return c

@@ -30,6 +30,21 @@ def karsl_letter(data_dir) -> PoseSequence:
         ex.close()
 
 
+@pytest.fixture(scope="module")
+def karsl_two_signers(data_dir) -> dict[str, list[PoseSequence]]:
+    """Two recordings each of KArSL signers 01 and 03 signing 0073 and 0075 (one-handed: the right hand
+    rests), from the frames through MediaPipe Holistic, normalized."""
+    from syrisign.data.extract import HolisticExtractor
+    from syrisign.data.sources import karsl_words
+    items = karsl_words(data_dir / "karsl" / "word_frames")
+    ex = HolisticExtractor()
+    try:
+        return {sg: [ex.extract_path(next(i for i in items if i.sample.signer == sg and i.sample.class_key == k).path
+                                     ).normalize() for k in ("0073", "0075")] for sg in ("01", "03")}
+    finally:
+        ex.close()
+
+
 def _body_like(src: Body, factor: float, name: str) -> Body:
     """A body with every measured length ``factor`` times the source's."""
     d = src.to_dict()
@@ -291,3 +306,43 @@ def test_one_signer_in_the_pipeline(tmp_path, jos_pose_files, karsl_letter):
     lefty = Pipeline(lexicon=Lexicon.load(lex_dir), fuzzy=False, progress=False, hand="left").translate("وزارة")
     lo = lefty.outputs["retrieval"]
     assert set(active_hands(lo.sequence, [(s.start_frame, s.end_frame) for s in lo.segments][1:])) == {"left"}
+
+
+def test_retargeting_puts_depth_face_and_resting_arm_on_the_reference(karsl_two_signers):
+    """MediaPipe's face and hand depths are relative (to the face's centre, to the wrist); normalized they sit at
+    minus the pose model's shoulder depth, which differs from signer to signer. Retargeted, a
+    face's centre and a hand's wrist are at the reference's depth in every frame, the relief kept; the other arm of a one-handed sign rests where the reference rests it."""
+    from syrisign.retarget import _face_depth, arm_joints
+    from syrisign.signers import signer_body
+    ref = signer_body([measure_body([c]) for c in karsl_two_signers["01"]], "01").symmetric()
+    src = signer_body([measure_body([c]) for c in karsl_two_signers["03"]], "03")
+    assert abs(ref.face_depth - src.face_depth) > 0.02 and ref.rest["right"]
+    # one rest for both arms, mirrored: the lower one (signer 01's right hand lies on the lap)
+    (el, wl), (er, wr) = ref.rest["left"][:2], ref.rest["right"][:2]
+    assert np.allclose([-wl[0], wl[1], wl[2]], wr) and np.allclose([-el[0], el[1], el[2]], er) and wr[1] > 1.0
+    assert Body.from_dict(ref.to_dict()) == ref and Body.from_dict({"name": "old"}).rest == {"left": None, "right": None}
+    outs = []
+    for clip in karsl_two_signers["03"]:
+        out = retarget(clip, src, ref, arms="kept")
+        z, ok = _face_depth(out)
+        assert ok.any() and np.allclose(z[ok], ref.face_depth, atol=1e-4)
+        sk = out.skeleton
+        for side in ("left", "right"):
+            h = sk.slices[f"{side}_hand"].start
+            seen = out.confidence[:, h] > 0
+            assert np.allclose(out.data[seen, h, 2], ref.hand_depth, atol=1e-5)
+            # the fingers' depth about the wrist is the recording's (scaled with the hand)
+            rel_in = clip.data[seen, h + 8, 2] - clip.data[seen, h, 2]
+            rel_out = out.data[seen, h + 8, 2] - out.data[seen, h, 2]
+            if seen.sum() > 8:
+                assert np.corrcoef(rel_in, rel_out)[0, 1] > 0.95
+        # the left hand signs, the right one rests: at the reference's rest, joint for joint
+        steady = steady_other_hand(out, "left", body=ref)
+        joints = arm_joints(sk, "right")
+        for k, j in enumerate(joints[:2]):  # elbow and wrist
+            seen = steady.confidence[:, j] > 0
+            assert seen.any() and np.allclose(steady.data[seen, j], ref.rest["right"][k], atol=1e-4)
+        outs.append(steady)
+    # two recordings (of two words) of the other signer: the same resting arm
+    w = [o.data[o.confidence[:, joints[1]] > 0, joints[1]][0] for o in outs]
+    assert np.allclose(w[0], w[1], atol=1e-4)

@@ -11,7 +11,7 @@ the same steps as :class:`syrisign.signers.OneSigner`): each signer's body is me
 recordings (:func:`syrisign.signers.signer_body`), the reference body is the training signer with the
 most recordings (as :meth:`SignerBook.target` picks the lexicon's reference), each clip is retargeted
 from its signer's body onto it, mirrored to the reference signer's dominant hand (``body["dominant_hand"]``)
-where its own differs and, when one-handed, its other arm is held still. A code then stands for a movement
+where its own differs and, when one-handed, its other arm is held still where the reference body rests it. A code then stands for a movement
 on that body, and a model decodes onto it.
 """
 from __future__ import annotations
@@ -99,7 +99,7 @@ def one_signer(seq, source, target, handed, signer_dominant: str, hand: str = "r
     dom = signer_dominant if handed.two_handed else handed.dominant
     c, _ = with_dominant(c, hand, dom)
     if not handed.two_handed:
-        c = steady_other_hand(c, hand)
+        c = steady_other_hand(c, hand, body=target)
     return c
 
 
