@@ -126,6 +126,37 @@ def test_face_less_layout_on_real_jos_poses(jos_pose_files):
     assert out.recon.shape == x.shape and torch.isfinite(out.loss)
 
 
+def test_arm_turning_augmentation_turns_each_arm_about_its_shoulder(jos_pose_files):
+    """The VQ-VAE's arm augmentation (a new signer holds the elbow elsewhere): every joint of an arm turns by one
+    angle about its shoulder, within the bound, keeping its distance; the shoulders, the face and what is not
+    seen stay."""
+    from syrisign.ml.features import AugmentConfig, FeatureConfig, augment, prepare
+    from syrisign.pose import PoseSequence
+    from syrisign.retarget import _arm, arm_joints
+    from syrisign.skeletons import get_skeleton
+    x, m = prepare(PoseSequence.load(jos_pose_files[5]), FeatureConfig(layout="syrisign193"))
+    cfg = AugmentConfig(rotate_deg=0, scale=0, shear=0, speed=0, drop_joint_p=0, drop_frame_p=0, arm_deg=20)
+    y, m2 = augment(x, m, "syrisign193", cfg, np.random.default_rng(3))
+    assert np.array_equal(m, m2)
+    sk = get_skeleton("syrisign193")
+    moved = np.zeros(sk.num_joints, dtype=bool)
+    angles = []
+    for side in ("left", "right"):
+        s_, e_ = _arm(sk, side)[:2]
+        joints = arm_joints(sk, side)
+        moved[joints] = True
+        ok = m[:, e_] & m[:, s_]
+        a, b = x[ok, e_, :2] - x[ok, s_, :2], y[ok, e_, :2] - y[ok, s_, :2]
+        assert np.allclose(np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1), atol=1e-5)
+        ang = np.degrees(np.arctan2(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0], (a * b).sum(1)))
+        assert np.ptp(ang) < 1e-3 and abs(ang[0]) <= 20  # one angle for the whole clip
+        angles.append(ang[0])
+        assert np.allclose(y[..., 2], x[..., 2])  # depth untouched
+    assert abs(angles[0] - angles[1]) > 1e-3  # each arm its own angle
+    assert np.array_equal(y[:, ~moved], x[:, ~moved])
+    assert (y[~m] == 0).all()
+
+
 def test_train_command_reports_resumes_and_reloads(tiny_isl, tmp_path, capsys):
     out = tmp_path / "vq.pt"
     args = ["train", "vqvae", "--dataset", str(tiny_isl), "--test-signers", "rajat", "--epochs", "2",

@@ -28,6 +28,7 @@ class VQTrainConfig:
     window: int = 64  # training window in frames (64/84/168); shorter samples are used whole
     val_frac: float = 0.1
     augment: bool = True
+    arm_deg: float = 15.0  # augmentation: each arm turned about its shoulder by up to this (a new signer's style)
     retarget: bool = True  # every clip on the reference body and its dominant hand (vqvae.data)
     exclude_classes: list[str] = field(default_factory=list)  # class keys left out entirely (zero-shot)
     out: str | None = None  # checkpoint path; default $SYRISIGN_HOME/checkpoints/vqvae-<dataset>.pt
@@ -69,8 +70,9 @@ def peak_memory_mb() -> float:
 class WindowData:
     """Map-style training data: a random window of each sample (and optional augmentation) per visit."""
 
-    def __init__(self, items, window: int, layout: str, augment: bool, seed: int):
+    def __init__(self, items, window: int, layout: str, augment: bool, seed: int, arm_deg: float = 0.0):
         self.items, self.window, self.layout, self.augment = items, window, layout, augment
+        self.arm_deg = arm_deg
         self.seed = seed
         self.visits = np.zeros(len(items), dtype=np.int64)
 
@@ -91,7 +93,7 @@ class WindowData:
         it = self.items[i]
         x, m = it.x, it.mask
         if self.augment:
-            x, m = augment(x, m, self.layout, AugmentConfig(speed=0.15, drop_frame_p=0.0), rng)
+            x, m = augment(x, m, self.layout, AugmentConfig(speed=0.15, drop_frame_p=0.0, arm_deg=self.arm_deg), rng)
         return crop(x, m, self.window, rng)
 
 
@@ -237,7 +239,7 @@ def train_vqvae(cfg: VQTrainConfig) -> dict:
         seed_everything(tcfg.seed)
         model = MotionVQVAE(mcfg)
         model.load_state_dict(load_checkpoint(ppath, KIND)["model"])  # the fine-tuning starts from the prior
-    data = WindowData(split.train, cfg.window, layout, cfg.augment, tcfg.seed)
+    data = WindowData(split.train, cfg.window, layout, cfg.augment, tcfg.seed, cfg.arm_deg)
     trainer = Trainer(model, tcfg, data, step, validate, path, KIND, mcfg, checkpoint_extra=extra,
                       collate_fn=collate, progress=cfg.progress)
     resumed = trainer.resume()
@@ -286,7 +288,7 @@ def pretrain_stage(cfg: VQTrainConfig, model, mcfg, tcfg, pool, pre_desc: dict, 
     def pextra():
         return {**extra(), "pretrain": {**pre_desc, "checkpoint": str(ppath), **done}}
 
-    data = WindowData(pool, cfg.window, mcfg.layout, cfg.augment, ptcfg.seed)
+    data = WindowData(pool, cfg.window, mcfg.layout, cfg.augment, ptcfg.seed, cfg.arm_deg)
     trainer = Trainer(model, ptcfg, data, step, validate, ppath, KIND, mcfg, checkpoint_extra=pextra,
                       collate_fn=collate, progress=cfg.progress)
     resumed = trainer.resume()
@@ -374,6 +376,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="leave these class keys out of every split (the zero-shot protocol's held-out classes)")
     m.add_argument("--no-augment", dest="augment", action="store_false",
                    help="no random rotation, scale, shear and speed change of training windows")
+    m.add_argument("--arm-deg", type=float, default=15.0,
+                   help="augmentation: turn each arm about its shoulder by up to this many degrees, once per "
+                        "window (signers hold their elbows differently; 0: off)")
     pt = p.add_argument_group("pretraining (a motion prior from other datasets of the same layout)")
     pt.add_argument("--pretrain", type=_signers, default=[], metavar="A,B",
                     help="first train on these datasets (every signer except the held-out ones) together with "
@@ -390,7 +395,7 @@ def main(args) -> int:
     layout = "upper65" if args.face_less else args.layout
     cfg = VQTrainConfig(
         dataset=args.dataset, test_signers=args.test_signers, layout=layout, fps=args.fps, window=args.window,
-        val_frac=args.val_frac, augment=args.augment, retarget=args.retarget,
+        val_frac=args.val_frac, augment=args.augment, arm_deg=args.arm_deg, retarget=args.retarget,
         exclude_classes=args.exclude_classes, out=args.out, fresh=args.fresh, progress=not args.no_progress,
         model={"codebook_size": args.codebook_size, "code_dim": args.code_dim, "width": args.width,
                "depth": args.depth, "down_t": args.down_t, "ema_decay": args.ema_decay,

@@ -97,6 +97,25 @@ class AugmentConfig:
     mirror_p: float = 0.0  # off by default: for one-handed signs the dominant hand is meaningful
     drop_joint_p: float = 0.05
     drop_frame_p: float = 0.05
+    arm_deg: float = 0.0  # each arm turned about its shoulder by up to this (image plane; a signer's arm style)
+
+
+def _turn_arms(x: np.ndarray, m: np.ndarray, layout: str, deg: float, rng: np.random.Generator) -> None:
+    """Each arm (elbow, wrist, hand) turned in place about its shoulder by one random angle for the whole clip:
+    signers hold their elbows closer or further out; a model of one signer sees others' styles."""
+    from syrisign.retarget import SIDES, _arm, arm_joints
+    sk = get_skeleton(layout)
+    for side in SIDES:
+        s_ = _arm(sk, side)[0]
+        joints = arm_joints(sk, side)
+        if s_ is None or not len(joints):
+            continue
+        th = np.deg2rad(rng.uniform(-deg, deg))
+        rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+        ok = m[:, joints] & m[:, s_:s_ + 1]  # (T, K)
+        sh = x[:, s_:s_ + 1, :2]
+        turned = (x[:, joints, :2] - sh) @ rot.T + sh
+        x[:, joints, :2] = np.where(ok[..., None], turned, x[:, joints, :2])
 
 
 def augment(x: np.ndarray, m: np.ndarray, layout: str, cfg: AugmentConfig, rng: np.random.Generator
@@ -109,6 +128,8 @@ def augment(x: np.ndarray, m: np.ndarray, layout: str, cfg: AugmentConfig, rng: 
     sc = np.diag(1 + rng.uniform(-cfg.scale, cfg.scale, size=2))
     sh = np.array([[1, rng.uniform(-cfg.shear, cfg.shear)], [rng.uniform(-cfg.shear, cfg.shear), 1]])
     x[..., :2] = x[..., :2] @ (rot @ sc @ sh).T
+    if cfg.arm_deg:
+        _turn_arms(x, m, layout, cfg.arm_deg, rng)
     if cfg.mirror_p and rng.random() < cfg.mirror_p:
         perm = list(get_skeleton(layout).mirror_permutation)
         x, m = x[:, perm], m[:, perm]
