@@ -215,16 +215,24 @@ def _pct(values: list[np.ndarray]) -> float | None:
     return float(np.percentile(v, PERCENTILE)) if len(v) >= MIN_FRAMES else None
 
 
+def _seen_mean(data: np.ndarray, conf: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 3) mean of the seen points ``pts`` per frame, (T,) whether enough of them (half, at least 3) were seen."""
+    if not len(pts):
+        return np.zeros((len(data), 3)), np.zeros(len(data), dtype=bool)
+    ok = conf[:, pts] > 0  # (T, K)
+    n = ok.sum(1)
+    return (data[:, pts] * ok[..., None]).sum(1) / np.maximum(n, 1)[:, None], n >= max(3, 0.5 * len(pts))
+
+
+def _face_points(sk: Skeleton) -> np.ndarray:
+    return np.arange(sk.slices[FACE].start, sk.slices[FACE].stop) if sk.has(FACE) else np.zeros(0, dtype=np.int64)
+
+
 def _face_centre(seq: PoseSequence, head: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(T, 2) centre of the face (mean of the seen face points, else of the pose head points), (T,) seen."""
-    sk = seq.skeleton
-    pts = np.arange(sk.slices[FACE].start, sk.slices[FACE].stop) if sk.has(FACE) else head
-    if not len(pts):
-        return np.zeros((len(seq), 2)), np.zeros(len(seq), dtype=bool)
-    ok = seq.confidence[:, pts] > 0  # (T, K)
-    n = ok.sum(1)
-    c = (seq.data[:, pts, :2] * ok[..., None]).sum(1) / np.maximum(n, 1)[:, None]
-    return c, n >= max(3, 0.5 * len(pts))
+    pts = _face_points(seq.skeleton) if seq.skeleton.has(FACE) else head
+    c, ok = _seen_mean(seq.data, seq.confidence, pts)
+    return c[:, :2], ok
 
 
 REST_BELOW = 1.0  # a wrist this far under the shoulder line (shoulder widths) or lower is resting
@@ -246,18 +254,6 @@ def _rest(seqs: list[PoseSequence], side: str) -> list[list[float] | None] | Non
         p = np.concatenate(p)
         out.append([round(float(v), 4) for v in np.median(p, axis=0)] if len(p) >= MIN_FRAMES else None)
     return out if any(p is not None for p in out) else None
-
-
-def _face_depth(seq: PoseSequence) -> tuple[np.ndarray, np.ndarray]:
-    """(T,) mean depth of the seen face-mesh points, (T,) seen (as :func:`_face_centre`); zeros without a face."""
-    sk = seq.skeleton
-    if not sk.has(FACE):
-        return np.zeros(len(seq)), np.zeros(len(seq), dtype=bool)
-    pts = np.arange(sk.slices[FACE].start, sk.slices[FACE].stop)
-    ok = seq.confidence[:, pts] > 0
-    n = ok.sum(1)
-    z = (seq.data[:, pts, 2] * ok).sum(1) / np.maximum(n, 1)
-    return z, n >= max(3, 0.5 * len(pts))
 
 
 def measure_body(seqs: list[PoseSequence], name: str = "") -> Body:
@@ -285,8 +281,8 @@ def measure_body(seqs: list[PoseSequence], name: str = "") -> Body:
         body.hand[k] = _pct(vals)
     offsets, sizes, face_z, hand_z = [], [], [], []
     for q in norm:
-        z, ok = _face_depth(q)
-        face_z.append(z[ok])
+        c3, ok = _seen_mean(q.data, q.confidence, _face_points(q.skeleton))
+        face_z.append(c3[ok, 2])
         for side in SIDES:
             h = _hand_start(q.skeleton, side)
             if h is not None:
@@ -530,9 +526,9 @@ def _anchor_depth(seq: PoseSequence, data: np.ndarray, valid: np.ndarray, target
     sk = seq.skeleton
     if target.face_depth is not None and sk.has(FACE):
         sl = sk.slices[FACE]
-        z, ok = _face_depth(PoseSequence(data, seq.confidence, seq.fps, sk, seq.timestamps, seq.meta))
+        c3, ok = _seen_mean(data, seq.confidence, _face_points(sk))
         m = valid[:, sl] & ok[:, None]
-        data[:, sl, 2] = np.where(m, data[:, sl, 2] - z[:, None] + target.face_depth, data[:, sl, 2])
+        data[:, sl, 2] = np.where(m, data[:, sl, 2] - c3[:, 2:] + target.face_depth, data[:, sl, 2])
     if target.hand_depth is not None:
         for side in SIDES:
             h = _hand_start(sk, side)

@@ -310,9 +310,10 @@ def test_one_signer_in_the_pipeline(tmp_path, jos_pose_files, karsl_letter):
 
 def test_retargeting_puts_depth_face_and_resting_arm_on_the_reference(karsl_two_signers):
     """MediaPipe's face and hand depths are relative (to the face's centre, to the wrist); normalized they sit at
-    minus the pose model's shoulder depth, which differs from signer to signer. Retargeted, a
-    face's centre and a hand's wrist are at the reference's depth in every frame, the relief kept; the other arm of a one-handed sign rests where the reference rests it."""
-    from syrisign.retarget import _face_depth, arm_joints
+    minus the pose model's shoulder depth, which differs from signer to signer. Retargeted, a face's centre and
+    a hand's wrist are at the reference's depth in every frame, the relief kept; the other arm of a one-handed
+    sign rests where the reference rests it."""
+    from syrisign.retarget import _face_points, _seen_mean, arm_joints
     from syrisign.signers import signer_body
     ref = signer_body([measure_body([c]) for c in karsl_two_signers["01"]], "01").symmetric()
     src = signer_body([measure_body([c]) for c in karsl_two_signers["03"]], "03")
@@ -320,12 +321,13 @@ def test_retargeting_puts_depth_face_and_resting_arm_on_the_reference(karsl_two_
     # one rest for both arms, mirrored: the lower one (signer 01's right hand lies on the lap)
     (el, wl), (er, wr) = ref.rest["left"][:2], ref.rest["right"][:2]
     assert np.allclose([-wl[0], wl[1], wl[2]], wr) and np.allclose([-el[0], el[1], el[2]], er) and wr[1] > 1.0
-    assert Body.from_dict(ref.to_dict()) == ref and Body.from_dict({"name": "old"}).rest == {"left": None, "right": None}
+    assert Body.from_dict(ref.to_dict()) == ref
+    assert Body.from_dict({"name": "old"}).rest == {"left": None, "right": None}
     outs = []
     for clip in karsl_two_signers["03"]:
         out = retarget(clip, src, ref, arms="kept")
-        z, ok = _face_depth(out)
-        assert ok.any() and np.allclose(z[ok], ref.face_depth, atol=1e-4)
+        c3, ok = _seen_mean(out.data, out.confidence, _face_points(out.skeleton))
+        assert ok.any() and np.allclose(c3[ok, 2], ref.face_depth, atol=1e-4)
         sk = out.skeleton
         for side in ("left", "right"):
             h = sk.slices[f"{side}_hand"].start

@@ -11,8 +11,8 @@ the same steps as :class:`syrisign.signers.OneSigner`): each signer's body is me
 recordings (:func:`syrisign.signers.signer_body`), the reference body is the training signer with the
 most recordings (as :meth:`SignerBook.target` picks the lexicon's reference), each clip is retargeted
 from its signer's body onto it, mirrored to the reference signer's dominant hand (``body["dominant_hand"]``)
-where its own differs and, when one-handed, its other arm is held still where the reference body rests it. A code then stands for a movement
-on that body, and a model decodes onto it.
+where its own differs and, when one-handed, its other arm is held still where the reference body rests it.
+A code then stands for a movement on that body, and a model decodes onto it.
 """
 from __future__ import annotations
 

@@ -93,7 +93,8 @@ class WindowData:
         it = self.items[i]
         x, m = it.x, it.mask
         if self.augment:
-            x, m = augment(x, m, self.layout, AugmentConfig(speed=0.15, drop_frame_p=0.0, arm_deg=self.arm_deg), rng)
+            cfg = AugmentConfig(speed=0.15, drop_frame_p=0.0, arm_deg=self.arm_deg)
+            x, m = augment(x, m, self.layout, cfg, rng)
         return crop(x, m, self.window, rng)
 
 
