@@ -134,6 +134,8 @@ def _evaluate(producer, split, samples: int, seed: int, max_refs: int, medoid_ca
             "max_refs_per_word": max_refs, "samples_per_word": samples, "seed": seed,
             "temperature": producer.temperature, "top_k": producer.top_k, "cfg_scale": producer.cfg_scale,
             "test_signers": split.test_signers, "reference_set": references, "candidates": producer.candidates,
+            "select": producer.select if producer.candidates > 1 else None,
+            "decode_layers": producer.decode_layers or "all",
             "generated": gen_info, "seconds": round(time.perf_counter() - t0, 1)}
 
 
@@ -158,7 +160,10 @@ def format_table(gen: dict) -> str:
         if r:
             label = name
             if name == "T2M-GPT sampled":
-                label += f" (T={gen['temperature']:g}, top-k {gen['top_k']}, {gen['samples_per_word']} per word)"
+                label += (f" (T={gen['temperature']:g}, top-k {gen['top_k']}, {gen['samples_per_word']} per word"
+                          + (f", each of {gen['candidates']} by {gen.get('select') or 'text'}"
+                             if gen.get("candidates", 1) > 1 else "")
+                          + (", base tokens" if gen.get("decode_layers") == 1 else "") + ")")
             cells = "".join(f" {r.get('per_signer', {}).get(g, float('nan')):.4f} |" for g in signers if per)
             lines.append(f"| {label} | {r['dtw_mje']:.4f} | {r['std']:.4f} | {r['pairs']} |" + cells)
     return "\n".join(lines)
@@ -180,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="each sampled sign is the best of this many by the retrieval model (t2m_gpt.rerank; "
                         "default: the generator's, 8 when a retrieval model is trained; 1: no reranking)")
     p.add_argument("--reranker", default=None, help="retrieval checkpoint for --candidates (default: the evaluation's)")
+    p.add_argument("--select", choices=["text", "consensus"], default="text",
+                   help="which candidate: text (the closest to the text, default) or consensus (of the half closest "
+                        "to the text, the one the others agree with most: least mean DTW-MJE to them)")
+    p.add_argument("--decode-layers", default=None,
+                   help="residual VQ-VAE: all, base, or a number of layers (default: the checkpoint's choice)")
     p.add_argument("--references", choices=["test", "val"], default="test",
                    help="test: the held-out signers' recordings (default); val: the training signers' validation ones")
     p.add_argument("--json", default=None, help="write the result here")
@@ -190,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         prod = GenerativeProducer(args.checkpoint or args.dataset, temperature=args.temperature, top_k=args.top_k,
                                   cfg_scale=args.cfg_scale, seed=args.seed, candidates=args.candidates,
-                                  reranker=args.reranker)
+                                  reranker=args.reranker, select=args.select, decode_layers=args.decode_layers)
         f, s = prod.features, prod.split
         split = load_split(args.dataset, s["test_signers"], f.layout, f.fps, s["val_frac"], s["seed"],
                            max_frames=f.max_frames, trim_idle=f.trim_idle, exclude_classes=s.get("exclude_classes"),

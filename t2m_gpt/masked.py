@@ -181,9 +181,10 @@ class ResidualTransformer(nn.Module):
         return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=IGNORE)
 
     @torch.no_grad()
-    def complete(self, base: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Base tokens ``(b, l)`` (-1 at padding) -> all layers ``(b, l, q)``, each layer greedy."""
-        q = self.cfg.num_quantizers
+    def complete(self, base: torch.Tensor, cond: torch.Tensor, layers: int | None = None) -> torch.Tensor:
+        """Base tokens ``(b, l)`` (-1 at padding) -> the first ``layers`` (default all) ``(b, l, layers)``,
+        each layer greedy."""
+        q = min(layers or self.cfg.num_quantizers, self.cfg.num_quantizers)
         codes = torch.full((*base.shape, q), -1, dtype=torch.long, device=base.device)
         codes[..., 0] = base
         real = base >= 0
@@ -223,8 +224,9 @@ class MotionGenerator(nn.Module):
     @torch.no_grad()
     def sample(self, cond: torch.Tensor, max_tokens: int | None = None, temperature: float = 1.0,
                top_k: int | None = None, cfg_scale: float = 1.0, generator: torch.Generator | None = None,
-               lengths: torch.Tensor | None = None) -> list[tuple[torch.Tensor, bool]]:
-        """``(codes (n, q), ended)`` per row of ``cond``."""
+               lengths: torch.Tensor | None = None, layers: int | None = None) -> list[tuple[torch.Tensor, bool]]:
+        """``(codes (n, q), ended)`` per row of ``cond``; ``layers``: only the first that many quantizer layers
+        (1: the base tokens alone, without the residual transformer)."""
         limit = min(max_tokens or self.cfg.max_tokens, self.cfg.max_tokens)
         if isinstance(self.base, T2MGPT):
             rows = self.base.generate(cond, max_tokens=limit, temperature=temperature, top_k=top_k,
@@ -241,7 +243,8 @@ class MotionGenerator(nn.Module):
             base = self.base.generate(cond, lengths.clamp(1, limit), temperature=temperature, top_k=top_k,
                                       cfg_scale=cfg_scale, generator=generator)
             ended = [True] * len(base)
-        codes = self.residual.complete(base, cond) if self.residual is not None else base.unsqueeze(-1)
+        codes = self.residual.complete(base, cond, layers) if self.residual is not None and layers != 1 \
+            else base.unsqueeze(-1)
         out = []
         for i in range(len(codes)):
             n = int((codes[i, :, 0] >= 0).sum())

@@ -20,6 +20,7 @@ import numpy as np
 from syrisign.errors import SyriSignError
 from syrisign.pose import PoseSequence
 from syrisign.producers import SignUnit
+from t2m_gpt.rerank import SELECT
 
 DEFAULT_DATASET = "karsl-words"
 _ARABIC = re.compile(r"[\u0600-\u06FF]")
@@ -40,6 +41,19 @@ def resolve_checkpoint(checkpoint: str | os.PathLike | None) -> Path:
     return get_settings().checkpoints / f"t2m-{checkpoint}.pt"
 
 
+def _decode_layers(value: int | str | None, vq_cfg) -> int | None:
+    """None (every layer) or the number of a residual VQ-VAE's layers to decode; "all" and "base" accepted."""
+    if value in (None, "all") or not vq_cfg.residual:
+        return None
+    try:
+        n = 1 if value == "base" else int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if not 1 <= n <= vq_cfg.num_quantizers:
+        raise SyriSignError(f"decode_layers must be all, base or 1..{vq_cfg.num_quantizers} (got {value!r})")
+    return None if n == vq_cfg.num_quantizers else n
+
+
 class GenerativeProducer:
     """``produce(units) -> list[PoseSequence]`` with a trained T2M-GPT checkpoint."""
 
@@ -48,7 +62,8 @@ class GenerativeProducer:
     def __init__(self, checkpoint: str | os.PathLike | None = None, seed: int = 0, temperature: float = 1.0,
                  top_k: int | None = 20, cfg_scale: float = 1.0, max_tokens: int | None = None,
                  device: str = "auto", text_encoder: str | None = None, candidates: int | None = None,
-                 reranker: str | os.PathLike | None = None, **_options):
+                 reranker: str | os.PathLike | None = None, select: str = "text",
+                 decode_layers: int | str | None = None, **_options):
         import torch
 
         from syrisign.ml.checkpoint import load_checkpoint
@@ -77,6 +92,13 @@ class GenerativeProducer:
         # by default no sign comes out longer than the longest training sign (greedy decoding can loop)
         self.cfg_scale = cfg_scale
         self.max_tokens = max_tokens or ckpt.get("token_lengths", {}).get("max") or self.gpt.cfg.max_tokens
+        # a residual VQ-VAE's layers decoded: all, or the base tokens alone where the residual transformer's
+        # guesses measured worse than none (chosen at training time on validation recordings: ckpt["decode_layers"])
+        self.decode_layers = _decode_layers(ckpt.get("decode_layers") if decode_layers is None else decode_layers,
+                                            self.vq.cfg)
+        if select not in SELECT:
+            raise SyriSignError(f"select must be one of {', '.join(SELECT)} (got {select!r})")
+        self.select = select
         from syrisign.ml.text import get_text_encoder
         self.encoder = get_text_encoder(text_encoder or self.gpt.cfg.text_encoder)
         self._torch = torch
@@ -120,7 +142,7 @@ class GenerativeProducer:
                         top_k=self.top_k if top_k == -1 else top_k,
                         cfg_scale=self.cfg_scale if cfg_scale is None else cfg_scale, generator=g)
             if hasattr(self.gpt, "sample"):  # MotionGenerator: masked and/or residual, codes (n, q)
-                (codes_t, ended), = self.gpt.sample(emb[i:i + 1], **opts)
+                (codes_t, ended), = self.gpt.sample(emb[i:i + 1], layers=self.decode_layers, **opts)
                 codes_t = codes_t.to(self.device)
                 if not self.vq.cfg.residual:
                     codes_t = codes_t[:, 0]
@@ -148,18 +170,20 @@ class GenerativeProducer:
         return self.seed + zlib.crc32(text.encode("utf-8"))
 
     def best_of(self, text: str, seed: int | None = None) -> tuple[tuple[np.ndarray, list[int], bool], dict]:
-        """The reranker's pick among ``candidates`` samples of ``text``; the first candidate is the sample
-        of ``seed`` (default: the unit's seed), i.e. what one sample would give."""
+        """The pick among ``candidates`` samples of ``text`` (:func:`t2m_gpt.rerank.pick`: by ``select``, the
+        closest to the text by default); the
+        first candidate is the sample of ``seed`` (default: the unit's seed), i.e. what one sample would give."""
         from syrisign.ml.features import to_sequence
+        from t2m_gpt.rerank import pick
         base = self.unit_seed(text) if seed is None else seed
         results = self.generate([text] * self.candidates, seeds=[base + 1_000_003 * j for j in range(self.candidates)])
         scores = self.reranker.scores(text, [to_sequence(x, None, self.features) for x, _, _ in results])
         odd = np.array([self.implausible_share(x) for x, _, _ in results])
         # a decode that leaves the body's range (joints flung metres away) can still score high: pass it over
         usable = odd <= 0.5 if (odd <= 0.5).any() else np.ones(len(results), dtype=bool)
-        k = int(np.argmax(np.where(usable, scores, -np.inf)))
+        k, info = pick([x for x, _, _ in results], scores, usable, self.select)
         return results[k], {"candidates": self.candidates, "picked": k, "rerank_score": round(float(scores[k]), 4),
-                            "passed_over": int((~usable).sum()), "reranker": str(self.reranker.path)}
+                            "passed_over": int((~usable).sum()), "reranker": str(self.reranker.path), **info}
 
     def implausible_share(self, x: np.ndarray, z: float = 5.0, margin: float = 0.1) -> float:
         """Share of frames with a joint further than ``z`` standard deviations (+ ``margin`` shoulder widths)
@@ -188,6 +212,7 @@ class GenerativeProducer:
                     "tokens": len(codes), "ended": ended, "nearest_training_text": near,
                     "similarity": round(sim, 4), "checkpoint": str(self.path),
                     "generator": getattr(self.gpt.cfg, "generator", "gpt"),
-                    "quantizer": self.vq.cfg.quantizer, "retargeted": self.retargeted, **pick}
+                    "quantizer": self.vq.cfg.quantizer, "decode_layers": self.decode_layers or "all",
+                    "retargeted": self.retargeted, **pick}
             seqs.append(to_sequence(x, None, self.features, meta))
         return seqs

@@ -32,6 +32,7 @@ class T2MTrainConfig:
     progress: bool = True
     evaluate: bool = True  # DTW-MJE of generated signs against held-out recordings after training
     eval_samples: int = 3
+    decode_layers: str = "auto"  # residual VQ-VAE: all | base | auto (the better on validation recordings)
     model: dict = field(default_factory=dict)  # T2MConfig overrides
     train: dict = field(default_factory=dict)  # TrainConfig overrides
 
@@ -47,16 +48,19 @@ def vqvae_missing_message(dataset: str, path: Path) -> str:
     return (f"no VQ-VAE checkpoint at {path}; build it first with `syrisign train vqvae --dataset {dataset}`")
 
 
-def tokenize(vq, items, augment_copies: int = 0, seed: int = 0, batch_size: int = 64, progress: bool = False
-             ) -> list[list[list[int]]]:
-    """Code sequences of every item: ``[original, augmented 1, ...]`` per item."""
+def tokenize(vq, items, augment_copies: int = 0, seed: int = 0, batch_size: int = 64, progress: bool = False,
+             one_body: bool = False) -> list[list[list[int]]]:
+    """Code sequences of every item: ``[original, augmented 1, ...]`` per item. The augmented copies are
+    stretched in time; unless ``one_body`` (clips retargeted onto one reference body, whose signs the
+    generator should make on that body) also rotated, scaled and sheared."""
     import torch
     from tqdm import tqdm
 
     from syrisign.ml.features import AugmentConfig, augment, collate
     dev = next(vq.parameters()).device
     rng = np.random.default_rng(seed)
-    acfg = AugmentConfig(speed=0.2, drop_joint_p=0.0, drop_frame_p=0.0)
+    body = {"rotate_deg": 0.0, "scale": 0.0, "shear": 0.0} if one_body else {}
+    acfg = AugmentConfig(speed=0.2, drop_joint_p=0.0, drop_frame_p=0.0, **body)
     versions = [[(it.x, it.mask)] + [augment(it.x, it.mask, vq.cfg.layout, acfg, rng) for _ in range(augment_copies)]
                 for it in items]
     flat = [(i, v) for i, vs in enumerate(versions) for v in vs]
@@ -245,7 +249,7 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
     plain = mcfg.generator == "gpt" and mcfg.num_quantizers <= 1  # the T2M-GPT model and checkpoint of before
 
     def token_items(items, copies, seed):
-        seqs = tokenize(vq, items, copies, seed, progress=cfg.progress)
+        seqs = tokenize(vq, items, copies, seed, progress=cfg.progress, one_body=bool(vq_ckpt.get("retarget", False)))
         return [TokenItem(s, [tid[t] for t in it.texts], it.class_key) for it, ss in zip(items, seqs) for s in ss]
 
     train_items = token_items(split.train, cfg.augment_copies, tcfg.seed)
@@ -323,7 +327,41 @@ def train_t2m(cfg: T2MTrainConfig) -> dict:
               "generator": mcfg.generator, "num_quantizers": mcfg.num_quantizers,
               "retarget": bool(vq_ckpt.get("retarget", False)), "vqvae_pretrain": _pretrained_on(vq_ckpt),
               "device": str(trainer.device), "threads": torch.get_num_threads()}
+    from syrisign.ml.distributed import is_main
+    if vq.cfg.residual and is_main():
+        report["decode_layers"] = choose_decode_layers(path, device, split, cfg.decode_layers, cfg.eval_samples,
+                                                       cfg.progress)
     return _finish_report(cfg, report, path, device, split, t0)
+
+
+def choose_decode_layers(path: Path, device, split, choice: str = "auto", samples: int = 3, progress: bool = False
+                         ) -> dict:
+    """Which of a residual VQ-VAE's layers the generator's signs are decoded from, stamped into the checkpoint
+    (``decode_layers``): ``all`` (the residual transformer's tokens too) or ``base`` (the base tokens alone);
+    ``auto``: the one whose sampled signs have the lower DTW-MJE against the training signers' validation
+    recordings (``t2m_gpt.evaluate``, references="val"). On KArSL and ISL the residual transformer's greedy
+    tokens, trained on a few hundred recordings, measured worse than none (results/generative.md)."""
+    from syrisign.ml.checkpoint import update_checkpoint
+    if choice not in ("auto", "all", "base"):
+        raise SyriSignError(f"decode_layers must be auto, all or base (got {choice!r})")
+    out: dict = {"choice": choice}
+    if choice == "auto":
+        if not split.val:
+            choice = "all"
+            out["note"] = "no validation recordings to choose with: every layer"
+        else:
+            from t2m_gpt.evaluate import evaluate_generation
+            from t2m_gpt.producer import GenerativeProducer
+            val = {}
+            for layers in ("all", "base"):
+                prod = GenerativeProducer(checkpoint=path, device=str(device), decode_layers=layers)
+                gen = evaluate_generation(prod, split, samples=samples, progress=progress, references="val")
+                val[layers] = round(gen["rows"]["T2M-GPT sampled"]["dtw_mje"], 4)
+            choice = min(val, key=lambda k: (val[k], k != "all"))  # a tie keeps every layer
+            out["val_dtw_mje"] = val
+    update_checkpoint(path, KIND, decode_layers=choice)
+    out["chosen"] = choice
+    return out
 
 
 def _pretrained_on(vq_ckpt: dict) -> dict | None:
@@ -392,6 +430,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e = p.add_argument_group("evaluation")
     e.add_argument("--no-eval", action="store_true", help="skip the DTW-MJE evaluation of generated signs")
     e.add_argument("--eval-samples", type=int, default=3, help="generated samples per word for DTW-MJE")
+    m.add_argument("--decode-layers", default="auto", choices=["auto", "all", "base"],
+                   help="residual VQ-VAE: decode the generated signs from every layer (the residual transformer's "
+                        "tokens too) or the base tokens alone; auto: the better on the training signers' validation "
+                        "recordings, measured after training")
 
 
 def main(args) -> int:
@@ -399,7 +441,7 @@ def main(args) -> int:
     cfg = T2MTrainConfig(
         dataset=args.dataset, vqvae=args.vqvae, text_encoder=args.text_encoder, augment_copies=args.augment_copies,
         out=args.out, fresh=args.fresh, progress=not args.no_progress, evaluate=not args.no_eval,
-        eval_samples=args.eval_samples,
+        eval_samples=args.eval_samples, decode_layers=args.decode_layers,
         model={"n_layer": args.n_layer, "n_head": args.n_head, "n_embd": args.n_embd, "dropout": args.dropout,
                "max_tokens": args.max_tokens, "corrupt_prob": args.corrupt_prob, "cond_drop": args.cond_drop,
                "generator": args.generator, "mask_steps": args.mask_steps, "residual_layers": args.residual_layers},
@@ -419,6 +461,12 @@ def print_report(r: dict) -> None:
               f"{r['epochs_run']} ({r['stopped']}), {r['train_seconds'] / 60:.1f} min training, peak memory "
               f"{r['peak_memory_mb']} MB; loss val {ce['val_loss']:.3f}"
               + (f", test {ce['test_loss']:.3f}" if ce.get("test_loss") is not None else ""))
+        dl = r.get("decode_layers")
+        if dl:
+            val = dl.get("val_dtw_mje")
+            print(f"  decoded from {'every layer' if dl['chosen'] == 'all' else 'the base tokens alone'}"
+                  + (f" (validation DTW-MJE: every layer {val['all']:.4f}, base tokens {val['base']:.4f})" if val
+                     else f" ({dl.get('note') or 'as asked'})"))
         gen = r.get("generation")
         if gen:
             from t2m_gpt.evaluate import format_table

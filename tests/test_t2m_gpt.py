@@ -458,6 +458,12 @@ def test_best_of_n_keeps_the_retrieval_models_favourite_plausible_sample(trained
     assert seq.meta["picked"] == want and seq.meta["candidates"] == 4
     np.testing.assert_allclose(seq.meta["rerank_score"], scores[want], atol=1e-4)
     np.testing.assert_array_equal(seq.data, to_sequence(cands[want][0], None, best.features).data)
+    assert seq.meta["select"] == "text"
+    # select="consensus": of the half closest to the text, the one the others agree with (t2m_gpt.rerank.pick)
+    agreed = load_producer("generative", checkpoint=str(gpt), candidates=4, reranker=ck,
+                           select="consensus").produce([unit])[0]
+    assert agreed.meta["select"] == "consensus" and agreed.meta["picked"] in np.flatnonzero(
+        plausible & (scores >= np.median(scores[plausible])))
 
     # a decode flung far out of the body's range is passed over however well it scores
     far = [(x + (20.0 if j == 1 else 0.0), c, e) for j, (x, c, e) in enumerate(cands)]
@@ -467,6 +473,58 @@ def test_best_of_n_keeps_the_retrieval_models_favourite_plausible_sample(trained
     assert plausible.all()  # the tiny model's own samples stay in range
     out = best.produce([unit])[0]
     assert out.meta["picked"] == 2 and out.meta["passed_over"] == 1
+
+
+def test_consensus_keeps_the_sample_the_others_agree_with_among_those_close_to_the_text():
+    """Minimum Bayes risk selection: of the half closest to the text, the candidate with the least mean DTW-MJE
+    to the other usable candidates; the text score alone would keep an outlier."""
+    from syrisign.evaluation.metrics import dtw_mje
+    from t2m_gpt.rerank import consensus, pick
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, np.pi, 20)
+    base = np.stack([np.stack([np.sin(t + k), np.cos(t), 0 * t], -1) for k in range(5)], 1)  # (20, 5, 3)
+    cands = [base + rng.normal(0, s_, base.shape) for s_ in (0.02, 0.05, 0.2)]  # 3 variants of one movement
+    cands.append(base[::-1] * 3.0)  # another movement altogether
+    cands.append(base + 40.0)  # a broken decode, passed over by the caller
+    usable = np.array([True, True, True, True, False])
+    scores = np.array([0.30, 0.20, 0.25, 0.90, 0.95])
+    cons = consensus(cands, usable)
+    want = np.mean([dtw_mje(cands[b], cands[0]) for b in (1, 2, 3)])
+    assert cons[0] == pytest.approx(want, rel=1e-6)
+    assert np.isfinite(cons).all()
+    k_text, info_text = pick(cands, scores, usable, "text")
+    assert k_text == 3 and info_text["select"] == "text"  # the outlier: best text score among the usable ones
+    k, info = pick(cands, scores, usable, "consensus")
+    # top half by text score among the usable: 3 (0.90), 0 (0.30); of those, 0 agrees with the others
+    assert k == 0 and info["select"] == "consensus" and info["consensus_dtw"] == pytest.approx(cons[0], abs=1e-4)
+    assert pick(cands[:2], scores[:2], usable[:2], "consensus")[0] == 0  # two candidates: by text
+    assert consensus([np.zeros((0, 5, 3)), base], None)[0] == np.inf
+
+
+def test_residual_generator_decodes_the_layers_chosen_on_validation(trained_masked):
+    """Training measures whether the residual transformer's tokens help on the validation recordings and stamps
+    the choice; ``decode_layers="base"`` decodes the base tokens alone."""
+    _, _, gen = trained_masked
+    report = json.loads(gen.with_suffix(".metrics.json").read_text())
+    dl = report["decode_layers"]
+    val = dl["val_dtw_mje"]
+    assert set(val) == {"all", "base"} and all(np.isfinite(v) for v in val.values())
+    assert dl["chosen"] == min(val, key=lambda k: (val[k], k != "all"))
+    assert torch.load(gen, weights_only=False)["decode_layers"] == dl["chosen"]
+    prod = load_producer("generative", checkpoint=str(gen), decode_layers="base")
+    x, codes, _ = prod.generate(["yes"], seeds=[3])[0]
+    assert np.asarray(codes).shape[1] == 1  # the residual transformer is not run
+    with torch.no_grad():
+        want = prod.vq.decode(torch.tensor(codes).unsqueeze(0))[0].numpy()
+    np.testing.assert_allclose(x, want, atol=1e-5)
+    every = load_producer("generative", checkpoint=str(gen), decode_layers="all")
+    assert np.asarray(every.generate(["yes"], seeds=[3])[0][1]).shape[1] == 3
+    assert np.asarray(every.generate(["yes"], seeds=[3])[0][1])[:, 0].tolist() == np.asarray(codes)[:, 0].tolist()
+    for bad in ("4", "none", 0):
+        with pytest.raises(SyriSignError, match="decode_layers must be"):
+            load_producer("generative", checkpoint=str(gen), decode_layers=bad)
+    with pytest.raises(SyriSignError, match="select must be"):
+        load_producer("generative", checkpoint=str(gen), select="best")
 
 
 def test_the_evaluation_ranks_only_with_a_retrieval_model_that_held_out_the_same_signers(tmp_home):

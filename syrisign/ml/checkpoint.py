@@ -42,6 +42,16 @@ def save_checkpoint(path: str | os.PathLike, kind: str, config: Any, model_state
     return path
 
 
+def update_checkpoint(path: str | os.PathLike, kind: str, **entries) -> Path:
+    """Add or replace top-level entries of a checkpoint, rewritten atomically."""
+    ckpt = load_checkpoint(path, kind)
+    ckpt.update(entries)
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    atomic_write_bytes(Path(path), buf.getvalue())
+    return Path(path)
+
+
 def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict:
     """Read a checkpoint on the CPU; the error says what is wrong and what to do."""
     path = Path(path)
