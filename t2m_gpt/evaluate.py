@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="each sampled sign is the best of this many by the retrieval model (t2m_gpt.rerank; "
                         "default: the generator's, 8 when a retrieval model is trained; 1: no reranking)")
     p.add_argument("--reranker", default=None, help="retrieval checkpoint for --candidates (default: the evaluation's)")
-    p.add_argument("--select", choices=["text", "consensus"], default="text",
+    from t2m_gpt.rerank import SELECT
+    p.add_argument("--select", choices=SELECT, default=SELECT[0],
                    help="which candidate: text (the closest to the text, default) or consensus (of the half closest "
                         "to the text, the one the others agree with most: least mean DTW-MJE to them)")
     p.add_argument("--decode-layers", default=None,

@@ -183,7 +183,7 @@ class ResidualTransformer(nn.Module):
     @torch.no_grad()
     def complete(self, base: torch.Tensor, cond: torch.Tensor, layers: int | None = None) -> torch.Tensor:
         """Base tokens ``(b, l)`` (-1 at padding) -> the first ``layers`` (default all) ``(b, l, layers)``,
-        each layer greedy."""
+        each layer greedy (``layers=1``: the base tokens, the transformer not run)."""
         q = min(layers or self.cfg.num_quantizers, self.cfg.num_quantizers)
         codes = torch.full((*base.shape, q), -1, dtype=torch.long, device=base.device)
         codes[..., 0] = base
@@ -243,8 +243,7 @@ class MotionGenerator(nn.Module):
             base = self.base.generate(cond, lengths.clamp(1, limit), temperature=temperature, top_k=top_k,
                                       cfg_scale=cfg_scale, generator=generator)
             ended = [True] * len(base)
-        codes = self.residual.complete(base, cond, layers) if self.residual is not None and layers != 1 \
-            else base.unsqueeze(-1)
+        codes = self.residual.complete(base, cond, layers) if self.residual is not None else base.unsqueeze(-1)
         out = []
         for i in range(len(codes)):
             n = int((codes[i, :, 0] >= 0).sum())

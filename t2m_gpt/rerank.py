@@ -70,7 +70,7 @@ def consensus(poses: list[np.ndarray], among: np.ndarray | None = None) -> np.nd
     return out
 
 
-def pick(poses: list[np.ndarray], scores: np.ndarray, usable: np.ndarray, select: str = "consensus"
+def pick(poses: list[np.ndarray], scores: np.ndarray, usable: np.ndarray, select: str = "text"
          ) -> tuple[int, dict]:
     """Index of the candidate to keep and what decided it: ``text``: the highest ``scores`` among ``usable``;
     ``consensus``: among the usable candidates scoring at or above their median, the least mean DTW-MJE to

@@ -35,21 +35,22 @@ def save_checkpoint(path: str | os.PathLike, kind: str, config: Any, model_state
     """Write ``{"kind", "format_version", "config", "model", **extra}`` atomically."""
     payload = {"kind": kind, "format_version": FORMAT_VERSION, "config": config_to_dict(config),
                "model": {k: v.detach().cpu() for k, v in model_state.items()}, **extra}
-    buf = io.BytesIO()
-    torch.save(payload, buf)
-    path = Path(path)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    return _write(path, payload)
 
 
 def update_checkpoint(path: str | os.PathLike, kind: str, **entries) -> Path:
     """Add or replace top-level entries of a checkpoint, rewritten atomically."""
     ckpt = load_checkpoint(path, kind)
     ckpt.update(entries)
+    return _write(path, ckpt)
+
+
+def _write(path: str | os.PathLike, payload: dict) -> Path:
     buf = io.BytesIO()
-    torch.save(ckpt, buf)
-    atomic_write_bytes(Path(path), buf.getvalue())
-    return Path(path)
+    torch.save(payload, buf)
+    path = Path(path)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
 
 
 def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict:
