@@ -7,7 +7,7 @@ people, and the hand that signs changes with the source. This module
 - measures a signer's :class:`Body` from their recordings: the length of every bone (shoulder width,
   upper arms, forearms, the 20 bones of a hand) as the 95th percentile of its 2-D length over the frames
   (a bone seen at an angle only looks shorter, so the high percentile is its length in the image plane),
-  and the head's size and place above the shoulders;
+  the head's size and place above the shoulders, and its neutral face (:attr:`Body.face`);
 - :func:`retarget` moves a recording onto another body keeping every joint's direction: down the
   kinematic tree (shoulder, elbow, wrist, hand; head apart) each bone vector is scaled by the ratio of the
   two bodies' lengths, so the rotations stay and the lengths become the target's; then (by default)
@@ -15,7 +15,8 @@ people, and the hand that signs changes with the source. This module
   signed and the elbow placed to match, so that a forearm held towards the camera does not shrink on the
   drawn skeleton (a stick figure has no depth to show foreshortening with), except where the elbow would
   have to fly out like a wing; the face's and the hands' depth, which MediaPipe estimates only relative to
-  the face's centre and the wrist, is put at the target's (:func:`_anchor_depth`);
+  the face's centre and the wrist, is put at the target's (:func:`_anchor_depth`); and the face at rest
+  becomes the target's neutral face, what it does during the sign kept (:func:`_face_shape`);
 - :func:`dominant_hand` says which hand signs (the wrist that travels farther) and whether the sign is
   two-handed; :func:`with_dominant` mirrors a recording whose dominant hand is the other one (a
   two-handed sign is mirrored as a whole); :func:`steady_other_hand` holds a one-handed sign's other arm
@@ -72,6 +73,9 @@ class Body:
     # per side, where each joint of the arm (arm_joints: elbow, wrist, the pose's hand, the tracked hand) rests
     # while the hand is down (x, y, z; None where unseen at rest): a one-handed sign's other arm is held there
     rest: dict[str, list[list[float] | None] | None] = field(default_factory=lambda: {"left": None, "right": None})
+    # the neutral face: each face-mesh point's median place about the face's centre (x, y, z; keyed by the mesh
+    # index) in head sizes, which retargeting gives every recording so that one face signs (see _face_shape)
+    face: dict[str, list[float]] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -82,7 +86,7 @@ class Body:
                    list(d.get("hand", [None] * len(HAND_BONES))),
                    tuple(d["head_offset"]) if d.get("head_offset") is not None else None,
                    d.get("head_size"), int(d.get("recordings", 0)), d.get("face_depth"), d.get("hand_depth"),
-                   dict(d.get("rest") or {"left": None, "right": None}))
+                   dict(d.get("rest") or {"left": None, "right": None}), dict(d["face"]) if d.get("face") else None)
 
     def symmetric(self) -> Body:
         """Both arms given the longer side's lengths (a body's two arms are alike; in the image a bone only
@@ -100,6 +104,7 @@ class Body:
             keep = max(seen, key=lambda s: low[s])
             other = "left" if keep == "right" else "right"
             out.rest[other] = [None if p is None else [-p[0], p[1], p[2]] for p in self.rest[keep]]
+        out.face = symmetric_face(self.face)
         return out
 
     def plausible(self) -> Body:
@@ -142,7 +147,32 @@ def mean_body(bodies: list[Body], name: str = "mean") -> Body:
     out.face_depth = mean([b.face_depth for b in bodies])
     out.hand_depth = mean([b.hand_depth for b in bodies])
     out.rest = {side: combine_rests([b.rest.get(side) for b in bodies], np.mean) for side in SIDES}
+    out.face = combine_faces([b.face for b in bodies], np.mean)
     return out.symmetric()
+
+
+def combine_faces(faces: list, how=np.median) -> dict[str, list[float]] | None:
+    """Neutral faces (:attr:`Body.face`) combined point by point (``how`` of the faces that have the point)."""
+    faces = [f for f in faces if f]
+    if not faces:
+        return None
+    keys = sorted({k for f in faces for k in f}, key=int)
+    return {k: [round(float(v), 4) for v in how([f[k] for f in faces if k in f], axis=0)] for k in keys}
+
+
+def symmetric_face(face: dict[str, list[float]] | None) -> dict[str, list[float]] | None:
+    """A neutral face made left-right symmetric: each point the mean of itself and its mirror point's mirror
+    image, so that the face is the same whichever hand the clip is mirrored to."""
+    if not face:
+        return face
+    from syrisign._topology import FACE_MIRROR
+    out = {}
+    for k, p in face.items():
+        i = int(k)
+        m = face.get(str(FACE_MIRROR[i])) if i < len(FACE_MIRROR) else None
+        out[k] = p if m is None else [round((p[0] - m[0]) / 2, 4), round((p[1] + m[1]) / 2, 4),
+                                      round((p[2] + m[2]) / 2, 4)]
+    return out
 
 
 def _rest_wrist_y(rest: list | None) -> float | None:
@@ -279,10 +309,11 @@ def measure_body(seqs: list[PoseSequence], name: str = "") -> Body:
                 if h is not None:
                     vals.append(_lengths(q, h + a, h + b, False))
         body.hand[k] = _pct(vals)
-    offsets, sizes, face_z, hand_z = [], [], [], []
+    offsets, sizes, face_z, hand_z, shapes = [], [], [], [], []
     for q in norm:
         c3, ok = _seen_mean(q.data, q.confidence, _face_points(q.skeleton))
         face_z.append(c3[ok, 2])
+        shapes.append(_face_shape_of(q.data, q.confidence > 0, q.skeleton, c3, ok))
         for side in SIDES:
             h = _hand_start(q.skeleton, side)
             if h is not None:
@@ -300,6 +331,11 @@ def measure_body(seqs: list[PoseSequence], name: str = "") -> Body:
         body.head_offset = tuple(float(v) for v in np.median(offsets, axis=0))
     if sizes:
         body.head_size = float(np.median(sizes))
+    frames = [int(n) for n, _ in shapes if n]
+    if sum(frames) >= MIN_FRAMES and sizes:  # the clips' shapes weighted by their frames, in head sizes
+        shape = np.average([m for n, m in shapes if n], axis=0, weights=frames) / float(np.median(sizes))
+        names = [j.split(".", 1)[1] for j in np.asarray(sk.joints)[_face_points(sk)]]
+        body.face = {n: [round(float(v), 4) for v in p] for n, p in zip(names, shape) if np.isfinite(p).all()}
     for attr, vals in (("face_depth", face_z), ("hand_depth", hand_z)):
         v = np.concatenate(vals) if vals else np.zeros(0)
         if len(v) >= MIN_FRAMES:
@@ -377,6 +413,7 @@ def retarget(seq: PoseSequence, source: Body, target: Body, arms: str = "planar"
             for k, (a, b) in enumerate(HAND_BONES):
                 deltas[b] = place(h + b, h + a, _ratio(target.hand[k], source.hand[k]), deltas[a])
     _retarget_head(seq, data, valid, source, target)
+    _face_shape(seq, data, valid, target)
     _anchor_depth(seq, data, valid, target)
     out = PoseSequence(data, conf, seq.fps, sk, seq.timestamps, dict(seq.meta, retargeted=target.name or True))
     return planar_arms(out, target) if arms == "planar" else out
@@ -537,6 +574,46 @@ def _anchor_depth(seq: PoseSequence, data: np.ndarray, valid: np.ndarray, target
             m = valid[:, h:h + 21] & valid[:, h:h + 1]
             data[:, h:h + 21, 2] = np.where(m, data[:, h:h + 21, 2] - data[:, h:h + 1, 2] + target.hand_depth,
                                             data[:, h:h + 21, 2])
+
+
+def _face_shape_of(data: np.ndarray, valid: np.ndarray, sk: Skeleton, c3: np.ndarray, ok: np.ndarray
+                   ) -> tuple[int, np.ndarray]:
+    """(frames, (K, 3)) a recording's neutral face: each face point's median place about the face's centre
+    over the frames in which the face was seen (NaN for a point never seen); (0, empty) without a face."""
+    pts = _face_points(sk)
+    if not len(pts) or not ok.any():
+        return 0, np.zeros((len(pts), 3))
+    rel = data[:, pts] - c3[:, None]  # (T, K, 3)
+    seen = valid[:, pts] & ok[:, None]
+    shape = np.full((len(pts), 3), np.nan)
+    for k in range(len(pts)):
+        if seen[:, k].any():
+            shape[k] = np.median(rel[seen[:, k], k], axis=0)
+    return int(ok.sum()), shape
+
+
+def _face_shape(seq: PoseSequence, data: np.ndarray, valid: np.ndarray, target: Body) -> None:
+    """The recording's face given the target's neutral face (:attr:`Body.face`), its movement kept.
+
+    Each face point is moved by the target's neutral place minus the recording's own (both about the face's
+    centre): what differs from one recording to the next while the face is at rest (the face's shape, the
+    head turned a little to one side for the whole clip) becomes the one signer's, what the face does during
+    the sign (mouth, brows, a nod) is kept as it was. The neutral is the recording's median, so a mouth held
+    in one shape for the whole clip is taken for the recording's rest and not kept."""
+    sk = seq.skeleton
+    if not target.face or not target.head_size or not sk.has(FACE):
+        return
+    pts = _face_points(sk)
+    c3, ok = _seen_mean(data, seq.confidence, pts)
+    n, own = _face_shape_of(data, valid, sk, c3, ok)
+    if not n:
+        return
+    names = [j.split(".", 1)[1] for j in np.asarray(sk.joints)[pts]]
+    want = np.array([target.face.get(nm, [np.nan] * 3) for nm in names], dtype=np.float64) * target.head_size
+    move = want - own
+    use = np.isfinite(move).all(-1)
+    m = valid[:, pts] & use[None]
+    data[:, pts] = np.where(m[..., None], data[:, pts] + np.nan_to_num(move)[None], data[:, pts])
 
 
 def _hand_ratio(source: Body, target: Body) -> float:

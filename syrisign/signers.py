@@ -26,11 +26,11 @@ import numpy as np
 
 from syrisign.errors import SyriSignError
 from syrisign.pose import PoseError, PoseSequence, atomic_write_bytes
-from syrisign.retarget import (Body, Handedness, combine_rests, dominant_hand, measure_body, mean_body, retarget,
-                               steady_other_hand, with_dominant)
+from syrisign.retarget import (Body, Handedness, combine_faces, combine_rests, dominant_hand, measure_body, mean_body,
+                               retarget, steady_other_hand, with_dominant)
 from syrisign.settings import get_settings
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 CHOICES = ("reference", "mean", "none")
 SAMPLE = 24  # recordings of a signer measured for their body and dominant hand
 
@@ -64,6 +64,7 @@ def signer_body(bodies: list[Body], name: str) -> Body:
     out.face_depth = med([b.face_depth for b in bodies])
     out.hand_depth = med([b.hand_depth for b in bodies])
     out.rest = {side: combine_rests([b.rest.get(side) for b in bodies]) for side in ("left", "right")}
+    out.face = combine_faces([b.face for b in bodies])
     return out.plausible()
 
 

@@ -348,3 +348,38 @@ def test_retargeting_puts_depth_face_and_resting_arm_on_the_reference(karsl_two_
     # two recordings (of two words) of the other signer: the same resting arm
     w = [o.data[o.confidence[:, joints[1]] > 0, joints[1]][0] for o in outs]
     assert np.allclose(w[0], w[1], atol=1e-4)
+
+
+def test_retargeting_gives_every_recording_the_references_face(karsl_two_signers):
+    """One face: a recording's neutral face (each point's median place about the face's centre) becomes the
+    reference's, which is left-right symmetric; what the face does during the sign is kept."""
+    from syrisign._topology import FACE_MIRROR
+    from syrisign.retarget import _face_points, _face_shape_of, _seen_mean
+    from syrisign.signers import signer_body
+    ref = signer_body([measure_body([c]) for c in karsl_two_signers["01"]], "01").symmetric()
+    src = signer_body([measure_body([c]) for c in karsl_two_signers["03"]], "03")
+    assert ref.face and len(ref.face) == len(_face_points(karsl_two_signers["01"][0].skeleton))
+    for k, p in ref.face.items():
+        m = ref.face[str(FACE_MIRROR[int(k)])]
+        assert np.allclose([-m[0], m[1], m[2]], p, atol=1e-3)
+    names = sorted(ref.face, key=int)
+    want = np.array([ref.face[k] for k in names]) * ref.head_size
+    for clip in karsl_two_signers["03"]:
+        sk = clip.skeleton
+        pts = _face_points(sk)
+        neutral = {}
+        for name, seq in (("in", clip), ("out", retarget(clip, src, ref, arms="kept"))):
+            c3, ok = _seen_mean(seq.data, seq.confidence, pts)
+            neutral[name] = _face_shape_of(seq.data, seq.confidence > 0, sk, c3, ok)[1], seq, c3, ok
+        before, after = neutral["in"][0], neutral["out"][0]
+        # the two signers' faces differ; retargeted, the recording's neutral face is the reference's
+        assert np.abs(before - want).mean() > 3 * np.abs(after - want).mean()
+        assert np.abs(after - want).max() < 0.01
+        # the face's own movement about its neutral is the recording's, scaled to the reference's head
+        (_, a, ca, ok), (_, b, cb, _) = neutral["in"], neutral["out"]
+        dev_in = (a.data[ok][:, pts] - ca[ok][:, None])[..., :2] - before[None, :, :2]
+        dev_out = (b.data[ok][:, pts] - cb[ok][:, None])[..., :2] - after[None, :, :2]
+        assert np.corrcoef(dev_in.ravel(), dev_out.ravel())[0, 1] > 0.95
+    # bodies without a neutral face (measured before it existed) leave the face's shape as it is
+    old = Body.from_dict({k: v for k, v in ref.to_dict().items() if k != "face"})
+    assert old.face is None and Body.from_dict(ref.to_dict()) == ref
