@@ -28,6 +28,7 @@ All of it works in normalized units (shoulder-centred, shoulder width 1): retarg
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -73,8 +74,9 @@ class Body:
     # per side, where each joint of the arm (arm_joints: elbow, wrist, the pose's hand, the tracked hand) rests
     # while the hand is down (x, y, z; None where unseen at rest): a one-handed sign's other arm is held there
     rest: dict[str, list[list[float] | None] | None] = field(default_factory=lambda: {"left": None, "right": None})
-    # the neutral face: each face-mesh point's median place about the face's centre (x, y, z; keyed by the mesh
-    # index) in head sizes, which retargeting gives every recording so that one face signs (see _face_shape)
+    # the neutral face: each face-mesh point's place about the face's centre (x, y, z; keyed by the mesh index)
+    # in head sizes, the median over a recording's frames (a signer's: the median of their recordings'), which
+    # retargeting gives every recording so that one face signs (see _face_shape)
     face: dict[str, list[float]] | None = None
 
     def to_dict(self) -> dict:
@@ -583,13 +585,10 @@ def _face_shape_of(data: np.ndarray, valid: np.ndarray, sk: Skeleton, c3: np.nda
     pts = _face_points(sk)
     if not len(pts) or not ok.any():
         return 0, np.zeros((len(pts), 3))
-    rel = data[:, pts] - c3[:, None]  # (T, K, 3)
-    seen = valid[:, pts] & ok[:, None]
-    shape = np.full((len(pts), 3), np.nan)
-    for k in range(len(pts)):
-        if seen[:, k].any():
-            shape[k] = np.median(rel[seen[:, k], k], axis=0)
-    return int(ok.sum()), shape
+    rel = np.where((valid[:, pts] & ok[:, None])[..., None], data[:, pts] - c3[:, None], np.nan)  # (T, K, 3)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a point never seen: NaN, said by the docstring
+        return int(ok.sum()), np.nanmedian(rel, axis=0)
 
 
 def _face_shape(seq: PoseSequence, data: np.ndarray, valid: np.ndarray, target: Body) -> None:
