@@ -48,6 +48,14 @@ def vqvae_missing_message(dataset: str, path: Path) -> str:
     return (f"no VQ-VAE checkpoint at {path}; build it first with `syrisign train vqvae --dataset {dataset}`")
 
 
+def token_copy_config(one_body: bool = False):
+    """The augmentation of :func:`tokenize`'s token copies: stretched in time by up to 20 %; unless ``one_body``
+    also rotated, scaled and sheared (the augmentation's defaults)."""
+    from syrisign.ml.features import AugmentConfig
+    body = {"rotate_deg": 0.0, "scale": 0.0, "shear": 0.0} if one_body else {}
+    return AugmentConfig(speed=0.2, drop_joint_p=0.0, drop_frame_p=0.0, **body)
+
+
 def tokenize(vq, items, augment_copies: int = 0, seed: int = 0, batch_size: int = 64, progress: bool = False,
              one_body: bool = False) -> list[list[list[int]]]:
     """Code sequences of every item: ``[original, augmented 1, ...]`` per item. The augmented copies are
@@ -56,11 +64,10 @@ def tokenize(vq, items, augment_copies: int = 0, seed: int = 0, batch_size: int 
     import torch
     from tqdm import tqdm
 
-    from syrisign.ml.features import AugmentConfig, augment, collate
+    from syrisign.ml.features import augment, collate
     dev = next(vq.parameters()).device
     rng = np.random.default_rng(seed)
-    body = {"rotate_deg": 0.0, "scale": 0.0, "shear": 0.0} if one_body else {}
-    acfg = AugmentConfig(speed=0.2, drop_joint_p=0.0, drop_frame_p=0.0, **body)
+    acfg = token_copy_config(one_body)
     versions = [[(it.x, it.mask)] + [augment(it.x, it.mask, vq.cfg.layout, acfg, rng) for _ in range(augment_copies)]
                 for it in items]
     flat = [(i, v) for i, vs in enumerate(versions) for v in vs]

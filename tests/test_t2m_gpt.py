@@ -544,3 +544,22 @@ def test_the_evaluation_ranks_only_with_a_retrieval_model_that_held_out_the_same
                     run={"protocol": "signer", "test_signers": ["gautam"]})
     with pytest.raises(MethodUnavailable, match="reranker retrieval-isl.pt was trained with held-out signers"):
         generated_outputs("generative", info, None, ["hello"], 1, 0, split=split)
+
+
+def test_token_copies_on_one_body_are_only_stretched_in_time(jos_pose_files):
+    """Clips retargeted onto one reference body get token copies that change the timing only: every copied frame
+    lies on the recording's own path; the default copies (turned, scaled, sheared) leave it."""
+    from syrisign.ml.features import FeatureConfig, augment, prepare
+    from syrisign.pose import PoseSequence
+    from t2m_gpt.train import token_copy_config
+    x, m = prepare(PoseSequence.load(jos_pose_files[0]), FeatureConfig(layout="syrisign193"))
+    step = np.linalg.norm(np.diff(x[..., :2], axis=0), axis=-1).mean(-1).max()  # the largest frame-to-frame move
+
+    def off_path(y):  # how far the copy's farthest frame is from the nearest recorded frame
+        return max(np.linalg.norm(f[:, :2] - x[..., :2], axis=-1).mean(-1).min() for f in y)
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        y, _ = augment(x, m, "syrisign193", token_copy_config(one_body=True), rng)
+        assert abs(len(y) - len(x)) <= 0.25 * len(x) + 1 and off_path(y) <= step + 1e-6
+    assert max(off_path(augment(x, m, "syrisign193", token_copy_config(), rng)[0]) for _ in range(5)) > 2 * step
