@@ -260,6 +260,11 @@ def _face_points(sk: Skeleton) -> np.ndarray:
     return np.arange(sk.slices[FACE].start, sk.slices[FACE].stop) if sk.has(FACE) else np.zeros(0, dtype=np.int64)
 
 
+def _face_names(sk: Skeleton) -> list[str]:
+    """The face-mesh index of each of :func:`_face_points` (the keys of :attr:`Body.face`)."""
+    return [sk.joints[j].split(".", 1)[1] for j in _face_points(sk)]
+
+
 def _face_centre(seq: PoseSequence, head: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(T, 2) centre of the face (mean of the seen face points, else of the pose head points), (T,) seen."""
     pts = _face_points(seq.skeleton) if seq.skeleton.has(FACE) else head
@@ -336,8 +341,8 @@ def measure_body(seqs: list[PoseSequence], name: str = "") -> Body:
     frames = [int(n) for n, _ in shapes if n]
     if sum(frames) >= MIN_FRAMES and sizes:  # the clips' shapes weighted by their frames, in head sizes
         shape = np.average([m for n, m in shapes if n], axis=0, weights=frames) / float(np.median(sizes))
-        names = [j.split(".", 1)[1] for j in np.asarray(sk.joints)[_face_points(sk)]]
-        body.face = {n: [round(float(v), 4) for v in p] for n, p in zip(names, shape) if np.isfinite(p).all()}
+        body.face = {n: [round(float(v), 4) for v in p] for n, p in zip(_face_names(sk), shape)
+                     if np.isfinite(p).all()}
     for attr, vals in (("face_depth", face_z), ("hand_depth", hand_z)):
         v = np.concatenate(vals) if vals else np.zeros(0)
         if len(v) >= MIN_FRAMES:
@@ -607,8 +612,8 @@ def _face_shape(seq: PoseSequence, data: np.ndarray, valid: np.ndarray, target: 
     n, own = _face_shape_of(data, valid, sk, c3, ok)
     if not n:
         return
-    names = [j.split(".", 1)[1] for j in np.asarray(sk.joints)[pts]]
-    want = np.array([target.face.get(nm, [np.nan] * 3) for nm in names], dtype=np.float64) * target.head_size
+    want = np.array([target.face.get(nm, [np.nan] * 3) for nm in _face_names(sk)], dtype=np.float64)
+    want *= target.head_size
     move = want - own
     use = np.isfinite(move).all(-1)
     m = valid[:, pts] & use[None]

@@ -358,10 +358,11 @@ def choose_decode_layers(path: Path, device, split, choice: str = "auto", sample
             out["note"] = "no validation recordings to choose with: every layer"
         else:
             from t2m_gpt.evaluate import evaluate_generation
-            from t2m_gpt.producer import GenerativeProducer
+            from t2m_gpt.producer import GenerativeProducer, _decode_layers
             val = {}
+            prod = GenerativeProducer(checkpoint=path, device=str(device))  # loaded once, decoded both ways
             for layers in ("all", "base"):
-                prod = GenerativeProducer(checkpoint=path, device=str(device), decode_layers=layers)
+                prod.decode_layers = _decode_layers(layers, prod.vq.cfg)
                 gen = evaluate_generation(prod, split, samples=samples, progress=progress, references="val")
                 val[layers] = round(gen["rows"]["T2M-GPT sampled"]["dtw_mje"], 4)
             choice = min(val, key=lambda k: (val[k], k != "all"))  # a tie keeps every layer
