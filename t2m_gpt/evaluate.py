@@ -161,7 +161,8 @@ def format_table(gen: dict) -> str:
             label = name
             if name == "T2M-GPT sampled":
                 label += (f" (T={gen['temperature']:g}, top-k {gen['top_k']}, {gen['samples_per_word']} per word"
-                          + (f", each of {gen['candidates']} by {gen.get('select') or 'text'}"
+                          + ((f", each the barycentre of {gen['candidates']}" if gen.get("select") == "barycentre"
+                              else f", each of {gen['candidates']} by {gen.get('select') or 'text'}")
                              if gen.get("candidates", 1) > 1 else "")
                           + (", base tokens" if gen.get("decode_layers") == 1 else "") + ")")
             cells = "".join(f" {r.get('per_signer', {}).get(g, float('nan')):.4f} |" for g in signers if per)
@@ -187,8 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reranker", default=None, help="retrieval checkpoint for --candidates (default: the evaluation's)")
     from t2m_gpt.rerank import SELECT
     p.add_argument("--select", choices=SELECT, default=SELECT[0],
-                   help="which candidate: text (the closest to the text, default) or consensus (of the half closest "
-                        "to the text, the one the others agree with most: least mean DTW-MJE to them)")
+                   help="how the candidates become one output: text (the closest to the text, default), consensus "
+                        "(of the half closest to the text, the one the others agree with most: least mean DTW-MJE to "
+                        "them) or barycentre (their average along DTW paths, on the timing of the closest to the text)")
     p.add_argument("--decode-layers", default=None,
                    help="residual VQ-VAE: all, base, or a number of layers (default: the checkpoint's choice)")
     p.add_argument("--references", choices=["test", "val"], default="test",

@@ -52,15 +52,12 @@ def _batch_dtw(cost: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.stack(rows[::-1], 1), np.stack(cols[::-1], 1), np.stack(live[::-1], 1)
 
 
-def dtw_mje_many(hyps: list[np.ndarray], ref: np.ndarray, hyp_masks: list[np.ndarray | None] | None = None,
-                 ref_mask: np.ndarray | None = None) -> np.ndarray:
-    """:func:`dtw_mje` of several hypotheses ``(T_i, J, 3)`` against one reference, computed together."""
-    ref = np.asarray(ref)
-    if ref.ndim != 3:
-        raise ValueError(f"dtw_mje needs (T, J, 3) arrays, got {ref.shape}")
-    out = np.full(len(hyps), np.nan)
-    if not len(hyps) or len(ref) == 0:
-        return out
+def _align_many(hyps: list[np.ndarray], ref: np.ndarray, hyp_masks: list[np.ndarray | None] | None,
+                ref_mask: np.ndarray | None):
+    """Every non-empty hypothesis aligned to ``ref`` in one batched DTW: ``(keep, hp, hm, rm, rows, cols, live,
+    usable)`` with ``keep`` the hypotheses' indices, ``hp, hm`` their padded poses and masks, ``rm`` the
+    reference's mask, the paths as in :func:`_batch_dtw` and ``usable[n]`` False where hypothesis ``keep[n]``
+    shares no joint with the reference; None when no hypothesis has frames."""
     hyps = [np.asarray(h) for h in hyps]
     for h in hyps:
         if h.ndim != 3 or h.shape[1:] != ref.shape[1:]:
@@ -68,7 +65,7 @@ def dtw_mje_many(hyps: list[np.ndarray], ref: np.ndarray, hyp_masks: list[np.nda
     hyp_masks = hyp_masks if hyp_masks is not None else [None] * len(hyps)
     keep = [k for k, h in enumerate(hyps) if len(h)]
     if not keep:
-        return out
+        return None
     j_ = ref.shape[1]
     t1 = max(len(hyps[k]) for k in keep)
     hp = np.zeros((len(keep), t1, j_, 3))
@@ -89,6 +86,22 @@ def dtw_mje_many(hyps: list[np.ndarray], ref: np.ndarray, hyp_masks: list[np.nda
         cost[n, :lengths[n]] = np.where(finite, real, real[finite].max())  # nothing in common: the worst cost
         cost[n, lengths[n]:] = np.inf  # padding rows are never on a path
     rows, cols, live = _batch_dtw(cost, lengths)
+    return keep, hp, hm, rm, rows, cols, live, usable
+
+
+def dtw_mje_many(hyps: list[np.ndarray], ref: np.ndarray, hyp_masks: list[np.ndarray | None] | None = None,
+                 ref_mask: np.ndarray | None = None) -> np.ndarray:
+    """:func:`dtw_mje` of several hypotheses ``(T_i, J, 3)`` against one reference, computed together."""
+    ref = np.asarray(ref)
+    if ref.ndim != 3:
+        raise ValueError(f"dtw_mje needs (T, J, 3) arrays, got {ref.shape}")
+    out = np.full(len(hyps), np.nan)
+    if not len(hyps) or len(ref) == 0:
+        return out
+    aligned = _align_many(hyps, ref, hyp_masks, ref_mask)
+    if aligned is None:
+        return out
+    keep, hp, hm, rm, rows, cols, live, usable = aligned
     bi = np.arange(len(keep))[:, None]
     diff = hp[bi, rows] - ref[cols].astype(np.float64)  # (B, S, J, 3)
     dd = np.sqrt(np.einsum("...k,...k->...", diff, diff))  # (B, S, J)
@@ -97,6 +110,21 @@ def dtw_mje_many(hyps: list[np.ndarray], ref: np.ndarray, hyp_masks: list[np.nda
         if usable[n] and both[n].any():
             out[k] = float(dd[n][both[n]].mean())
     return out
+
+
+def dtw_average(seqs: list[np.ndarray], ref: np.ndarray) -> np.ndarray:
+    """``(T, J, 3)``: each frame of ``ref`` replaced by the mean of the frames of ``seqs`` (every joint present)
+    that DTW aligns to it, all sequences aligned together; one step of DTW barycentre averaging."""
+    ref = np.asarray(ref, dtype=np.float64)
+    aligned = _align_many(seqs, ref, None, None)
+    if aligned is None:
+        raise ValueError("nothing to average: every sequence is empty")
+    keep, hp, _, _, rows, cols, live, _ = aligned
+    total, count = np.zeros_like(ref), np.zeros(len(ref))
+    for n in range(len(keep)):
+        np.add.at(total, cols[n][live[n]], hp[n, rows[n][live[n]]])
+        np.add.at(count, cols[n][live[n]], 1.0)
+    return total / count[:, None, None]  # every frame of ref is on every path
 
 
 def dtw_mje(hyp: np.ndarray, ref: np.ndarray, hyp_mask: np.ndarray | None = None,

@@ -171,8 +171,9 @@ class GenerativeProducer:
 
     def best_of(self, text: str, seed: int | None = None) -> tuple[tuple[np.ndarray, list[int], bool], dict]:
         """The pick among ``candidates`` samples of ``text`` (:func:`t2m_gpt.rerank.pick`: by ``select``, the
-        closest to the text by default); the first candidate is the sample of ``seed`` (default: the unit's
-        seed), i.e. what one sample would give."""
+        closest to the text by default; ``barycentre``: the usable samples averaged along DTW paths from the
+        closest to the text, with its handshapes and face, :func:`t2m_gpt.rerank.barycentre`); the first candidate is the sample of ``seed``
+        (default: the unit's seed), i.e. what one sample would give."""
         from syrisign.ml.features import to_sequence
         from t2m_gpt.rerank import pick
         base = self.unit_seed(text) if seed is None else seed
@@ -181,9 +182,18 @@ class GenerativeProducer:
         odd = np.array([self.implausible_share(x) for x, _, _ in results])
         # a decode that leaves the body's range (joints flung metres away) can still score high: pass it over
         usable = odd <= 0.5 if (odd <= 0.5).any() else np.ones(len(results), dtype=bool)
-        k, info = pick([x for x, _, _ in results], scores, usable, self.select)
-        return results[k], {"candidates": self.candidates, "picked": k, "rerank_score": round(float(scores[k]), 4),
-                            "passed_over": int((~usable).sum()), "reranker": str(self.reranker.path), **info}
+        poses = [x for x, _, _ in results]
+        k, info = pick(poses, scores, usable, "text" if self.select == "barycentre" else self.select)
+        out = results[k]
+        if self.select == "barycentre" and usable.sum() >= 2:  # the usable samples' movement averaged, on k's
+            # timing, with k's handshapes and face
+            from t2m_gpt.rerank import barycentre, with_shapes_of
+            keep = np.flatnonzero(usable)
+            mean = barycentre([poses[j] for j in keep], int(np.flatnonzero(keep == k)[0]))
+            out = (with_shapes_of(mean, poses[k], self.layout), out[1], out[2])
+            info = {"select": "barycentre", "averaged": int(len(keep))}
+        return out, {"candidates": self.candidates, "picked": k, "rerank_score": round(float(scores[k]), 4),
+                     "passed_over": int((~usable).sum()), "reranker": str(self.reranker.path), **info}
 
     def implausible_share(self, x: np.ndarray, z: float = 5.0, margin: float = 0.1) -> float:
         """Share of frames with a joint further than ``z`` standard deviations (+ ``margin`` shoulder widths)

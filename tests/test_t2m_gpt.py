@@ -464,6 +464,12 @@ def test_best_of_n_keeps_the_retrieval_models_favourite_plausible_sample(trained
                            select="consensus").produce([unit])[0]
     assert agreed.meta["select"] == "consensus" and agreed.meta["picked"] in np.flatnonzero(
         plausible & (scores >= np.median(scores[plausible])))
+    # select="barycentre": the usable candidates' average along DTW paths, on the text pick's timing
+    mean = load_producer("generative", checkpoint=str(gpt), candidates=4, reranker=ck,
+                         select="barycentre").produce([unit])[0]
+    assert mean.meta["select"] == "barycentre" and mean.meta["picked"] == want
+    assert mean.meta["averaged"] == int(plausible.sum()) and len(mean.data) == len(seq.data)
+    assert not np.allclose(mean.data, seq.data)  # an average, not the pick itself
 
     # a decode flung far out of the body's range is passed over however well it scores
     far = [(x + (20.0 if j == 1 else 0.0), c, e) for j, (x, c, e) in enumerate(cands)]
@@ -499,6 +505,42 @@ def test_consensus_keeps_the_sample_the_others_agree_with_among_those_close_to_t
     assert k == 0 and info["select"] == "consensus" and info["consensus_dtw"] == pytest.approx(cons[0], abs=1e-4)
     assert pick(cands[:2], scores[:2], usable[:2], "consensus")[0] == 0  # two candidates: by text
     assert consensus([np.zeros((0, 5, 3)), base], None)[0] == np.inf
+
+
+def test_the_barycentre_of_samples_is_closer_to_their_movement_than_any_sample_and_keeps_one_handshape():
+    """DTW barycentre averaging: noisy, time-warped copies of one movement average to something nearer the
+    movement than each copy, on the starting copy's timing; the hands and face of one sample are put back on
+    the averaged path (``with_shapes_of``)."""
+    from syrisign.evaluation.metrics import dtw_mje
+    from syrisign.skeletons import get_skeleton
+    from t2m_gpt.rerank import barycentre, with_shapes_of
+    rng = np.random.default_rng(0)
+
+    def movement(t):
+        return np.stack([np.stack([np.sin(t + k), np.cos(2 * t), 0.3 * t], -1) for k in range(6)], 1)
+
+    clean = movement(np.linspace(0, np.pi, 30))
+    copies = [movement(np.linspace(0, np.pi, n) ** w / np.pi ** (w - 1)) + rng.normal(0, 0.15, (n, 6, 3))
+              for n, w in ((30, 1.0), (24, 1.3), (36, 0.8), (28, 1.1), (33, 0.9), (26, 1.2))]
+    mean = barycentre(copies, start=2)
+    assert mean.shape == copies[2].shape and mean.dtype == np.float32
+    assert dtw_mje(mean, clean) < 0.6 * min(dtw_mje(c, clean) for c in copies)
+    np.testing.assert_allclose(barycentre([clean, clean, clean], 0), clean, atol=1e-6)  # nothing to average
+    with pytest.raises(ValueError, match="starting sequence"):
+        barycentre([np.zeros((0, 6, 3)), clean], 0)
+
+    sk = get_skeleton("syrisign193")
+    avg, one = rng.normal(size=(2, 12, sk.num_joints, 3)).astype(np.float32)
+    out = with_shapes_of(avg, one, "syrisign193")
+    for hand in ("left_hand", "right_hand"):
+        sl, w = sk.slices[hand], sk.index[f"{hand}.WRIST"]
+        np.testing.assert_allclose(out[:, w], avg[:, w], atol=1e-6)  # the averaged path
+        np.testing.assert_allclose(out[:, sl] - out[:, w:w + 1], one[:, sl] - one[:, w:w + 1], atol=1e-5)  # one shape
+    face = sk.slices["face"]
+    np.testing.assert_allclose(out[:, face].mean(1), avg[:, face].mean(1), atol=1e-5)
+    np.testing.assert_allclose(out[:, face] - out[:, face].mean(1, keepdims=True),
+                               one[:, face] - one[:, face].mean(1, keepdims=True), atol=1e-5)
+    np.testing.assert_array_equal(out[:, sk.slices["pose"]], avg[:, sk.slices["pose"]])  # the body: the average
 
 
 def test_residual_generator_decodes_the_layers_chosen_on_validation(trained_masked):

@@ -35,6 +35,9 @@ def _add_run_arguments(p: argparse.ArgumentParser, suppress: bool) -> None:
     p.add_argument("--candidates", type=int, default=d(None),
                    help="T2M-GPT: each output is the best of this many samples by the text-pose similarity of the "
                         "dataset's evaluation retrieval model (default: the generator's, 8; 1: no reranking)")
+    p.add_argument("--select", choices=("text", "consensus", "barycentre"), default=d(None),
+                   help="T2M-GPT: how the candidates become one output: text (the closest to the text), consensus "
+                        "or barycentre (their DTW average); default: the generator's")
     p.add_argument("--sentences", type=int, default=d(20), help="multi-sign sequences for WER, join jerk, duration ratio")
     p.add_argument("--bootstrap", type=int, default=d(1000), help="bootstrap resamples for the 95%% intervals")
     p.add_argument("--seed", type=int, default=d(0))
@@ -88,7 +91,7 @@ def _run(args) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from syrisign.evaluation.run import EvaluateConfig, run
     cfg = EvaluateConfig(datasets=args.datasets, methods=args.methods, split=args.split, test_signers=args.test_signers,
-                         samples=args.samples, candidates=args.candidates, sentences=args.sentences,
+                         samples=args.samples, candidates=args.candidates, select=args.select, sentences=args.sentences,
                          bootstrap=args.bootstrap, seed=args.seed,
                          train_missing=args.train_missing, train_minutes=args.train_minutes or None,
                          retrain_recognizer=args.retrain_recognizer, out=args.out, video=args.video,

@@ -150,12 +150,13 @@ def _units(ds, classes: list[str]):
 
 
 def generated_outputs(method: str, info: dict, ds, classes: list[str], samples: int, seed: int,
-                      candidates: int | None = None, split=None) -> MethodOutputs:
+                      candidates: int | None = None, split=None, select: str | None = None) -> MethodOutputs:
     """Outputs of a generative producer: ``samples`` seeds when it samples, one when deterministic.
 
     T2M-GPT: each output is the best of ``candidates`` samples (None: the producer's default) by the
     text-pose similarity of the dataset's evaluation retrieval checkpoint (:mod:`t2m_gpt.rerank`), which
-    must hold out the same signers as the ``split``; without that checkpoint, the first sample."""
+    must hold out the same signers as the ``split``; without that checkpoint, the first sample. ``select``:
+    how the candidates become one output (:data:`t2m_gpt.rerank.SELECT`; None: the producer's default)."""
     from syrisign.producers import load_producer
     opts = {"candidates": 1} if method == "generative" and candidates == 1 else {}
     if method == "generative" and candidates != 1:
@@ -170,10 +171,12 @@ def generated_outputs(method: str, info: dict, ds, classes: list[str], samples: 
         else:
             opts = {"candidates": 1}
             info = dict(info, note=f"one sample per output: no retrieval model at {ranker} to rank samples with")
+    if method == "generative" and select is not None:
+        opts["select"] = select
     prod = load_producer(method, checkpoint=info["checkpoint"], seed=seed, **opts)
     if method == "generative":
         ranker = getattr(prod, "reranker", None)
-        info = dict(info, candidates=getattr(prod, "candidates", 1),
+        info = dict(info, candidates=getattr(prod, "candidates", 1), select=prod.select,
                     reranker=str(ranker.path) if ranker is not None else None)
     units = _units(ds, classes)
     out: dict[str, list[PoseSequence]] = {c: [] for c in classes}
@@ -236,7 +239,7 @@ def retrieval_outputs(info: dict, ds, candidates: list, classes: list[str], samp
 
 
 def method_outputs(method: str, info: dict, ds, split, classes: list[str], samples: int, seed: int,
-                   candidates: int | None = None) -> MethodOutputs:
+                   candidates: int | None = None, select: str | None = None) -> MethodOutputs:
     if method == "retrieval":
         return retrieval_outputs(info, ds, split.train + split.val, classes, samples)
-    return generated_outputs(method, info, ds, classes, samples, seed, candidates, split)
+    return generated_outputs(method, info, ds, classes, samples, seed, candidates, split, select)

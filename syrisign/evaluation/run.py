@@ -55,6 +55,7 @@ class EvaluateConfig:
     test_signers: list[str] | None = None
     samples: int = 5  # outputs per word for sampling methods (retrieval: top-k recordings)
     candidates: int | None = None  # T2M-GPT: each output the best of n samples by the retrieval model (None: default)
+    select: str | None = None  # T2M-GPT: how the n candidates become one output (t2m_gpt.rerank.SELECT; None: default)
     sentences: int = 20  # multi-sign sequences per dataset
     sentence_length: int = 3
     pairs: int = 300  # diversity
@@ -313,7 +314,8 @@ def evaluate_dataset(name: str, cfg: EvaluateConfig) -> tuple[dict, dict]:
             if warn:
                 info["warning"] = warn
                 _log(f"{name}: {method}: WARNING {warn}", cfg)
-            mo = method_outputs(method, info, ds, split, words, cfg.samples, cfg.seed, cfg.candidates)
+            mo = method_outputs(method, info, ds, split, words, cfg.samples, cfg.seed, cfg.candidates,
+                              cfg.select)
             systems.append(_system_from_outputs(method, mo.outputs, test_keys, mo.info))
             method_info[method] = mo.info
         except (MethodUnavailable, SyriSignError, ImportError) as e:
