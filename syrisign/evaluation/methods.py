@@ -176,7 +176,7 @@ def generated_outputs(method: str, info: dict, ds, classes: list[str], samples: 
     prod = load_producer(method, checkpoint=info["checkpoint"], seed=seed, **opts)
     if method == "generative":
         ranker = getattr(prod, "reranker", None)
-        info = dict(info, candidates=getattr(prod, "candidates", 1), select=prod.select,
+        info = dict(info, candidates=getattr(prod, "candidates", 1), select=getattr(prod, "select", None),
                     reranker=str(ranker.path) if ranker is not None else None)
     units = _units(ds, classes)
     out: dict[str, list[PoseSequence]] = {c: [] for c in classes}
