@@ -160,10 +160,10 @@ def format_table(gen: dict) -> str:
         if r:
             label = name
             if name == "T2M-GPT sampled":
+                n, select = gen.get("candidates", 1), gen.get("select") or "text"
+                each = (f", each the barycentre of {n}" if select == "barycentre" else f", each of {n} by {select}")
                 label += (f" (T={gen['temperature']:g}, top-k {gen['top_k']}, {gen['samples_per_word']} per word"
-                          + ((f", each the barycentre of {gen['candidates']}" if gen.get("select") == "barycentre"
-                              else f", each of {gen['candidates']} by {gen.get('select') or 'text'}")
-                             if gen.get("candidates", 1) > 1 else "")
+                          + (each if n > 1 else "")
                           + (", base tokens" if gen.get("decode_layers") == 1 else "") + ")")
             cells = "".join(f" {r.get('per_signer', {}).get(g, float('nan')):.4f} |" for g in signers if per)
             lines.append(f"| {label} | {r['dtw_mje']:.4f} | {r['std']:.4f} | {r['pairs']} |" + cells)

@@ -172,8 +172,8 @@ class GenerativeProducer:
     def best_of(self, text: str, seed: int | None = None) -> tuple[tuple[np.ndarray, list[int], bool], dict]:
         """The pick among ``candidates`` samples of ``text`` (:func:`t2m_gpt.rerank.pick`: by ``select``, the
         closest to the text by default; ``barycentre``: the usable samples averaged along DTW paths from the
-        closest to the text, with its handshapes and face, :func:`t2m_gpt.rerank.barycentre`); the first candidate is the sample of ``seed``
-        (default: the unit's seed), i.e. what one sample would give."""
+        closest to the text, with its handshapes and face, :func:`t2m_gpt.rerank.barycentre`); the first
+        candidate is the sample of ``seed`` (default: the unit's seed), i.e. what one sample would give."""
         from syrisign.ml.features import to_sequence
         from t2m_gpt.rerank import pick
         base = self.unit_seed(text) if seed is None else seed

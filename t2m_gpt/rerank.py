@@ -83,9 +83,8 @@ def barycentre(poses: list[np.ndarray], start: int, iterations: int = 5) -> np.n
     cur = np.asarray(poses[start], dtype=np.float64)
     if not len(cur):
         raise ValueError("the barycentre needs a starting sequence with frames")
-    seqs = [p for p in poses if len(p)]
     for _ in range(iterations):
-        new = dtw_average(seqs, cur)
+        new = dtw_average(poses, cur)  # sequences without frames are on no path
         if np.allclose(new, cur, atol=1e-6):
             break
         cur = new

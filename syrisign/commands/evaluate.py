@@ -35,6 +35,7 @@ def _add_run_arguments(p: argparse.ArgumentParser, suppress: bool) -> None:
     p.add_argument("--candidates", type=int, default=d(None),
                    help="T2M-GPT: each output is the best of this many samples by the text-pose similarity of the "
                         "dataset's evaluation retrieval model (default: the generator's, 8; 1: no reranking)")
+    # t2m_gpt.rerank.SELECT, written out: importing it here would load numpy on every command's start-up
     p.add_argument("--select", choices=("text", "consensus", "barycentre"), default=d(None),
                    help="T2M-GPT: how the candidates become one output: text (the closest to the text), consensus "
                         "or barycentre (their DTW average); default: the generator's")
