@@ -44,6 +44,16 @@ def test_dtw_mje_identical_is_zero_and_offset_is_exact():
     assert M.dtw_mje(shifted, a) == pytest.approx(0.5, abs=1e-5)
 
 
+def test_the_image_plane_figure_ignores_a_depth_offset_and_keeps_a_movement_in_the_plane():
+    a = _walk()
+    deeper = (a[0] + np.array([0.0, 0.0, 0.3], np.float32), a[1])  # a signer sitting "behind" another
+    assert M.dtw_mje(deeper, a) == pytest.approx(0.3, abs=1e-5)
+    assert M.dtw_mje(M.image_plane(deeper), M.image_plane(a)) == pytest.approx(0.0, abs=1e-6)
+    moved = (a[0] + np.array([0.3, 0.4, 0.3], np.float32), a[1])
+    assert M.dtw_mje(M.image_plane(moved), M.image_plane(a)) == pytest.approx(0.5, abs=1e-5)
+    assert M.image_plane(a)[0].shape == a[0].shape[:-1] + (2,) and M.image_plane(a)[1] is a[1]
+
+
 def test_dtw_mje_takes_arrays_with_masks_like_the_model_families():
     (x, m), (y, _) = _walk(T=30), _walk(T=45, seed=3)
     my = np.random.default_rng(0).random(y.shape[:2]) > 0.3
@@ -96,6 +106,28 @@ def test_dtw_mje_on_real_recordings(isl_items):
     mean = M.mean_pose_sequence(train)
     near, k = M.nearest_dtw_mje(a, train[:8])
     assert near < M.dtw_mje(mean, a)
+
+
+def test_the_medoid_recording_is_the_one_closest_to_the_others_of_its_word(isl_items):
+    from syrisign.evaluation.run import medoid_recordings
+    arrays, keys = [], []
+    for it in isl_items:
+        if it.sample.signer == "gautam":
+            arrays.append(M.pose_arrays(it.loader(), "kinect20"))
+            keys.append(it.sample.label_en)
+    words = sorted(set(keys))
+    med = medoid_recordings(arrays, keys, words, k=20)
+    assert sorted(med) == words and all(keys[j] == w for w, j in med.items())
+    for w, j in med.items():
+        own = [i for i, c in enumerate(keys) if c == w]
+        mean = {a: np.mean([M.dtw_mje(arrays[b], arrays[a]) for b in own if b != a]) for a in own}
+        assert mean[j] == min(mean.values())
+    # a cap keeps the search among the word's most typical recordings by time-normalized L2
+    from retrieval.producer import typicality_order
+    capped = medoid_recordings(arrays, keys, words, k=3)
+    for w, j in capped.items():
+        own = [i for i, c in enumerate(keys) if c == w]
+        assert len(own) > 3 and j in [own[i] for i in typicality_order([arrays[i] for i in own])[:3]]
 
 
 def test_mean_pose_sequence_of_copies_is_the_sequence():
@@ -312,12 +344,18 @@ def test_evaluate_end_to_end_writes_the_report(tmp_path, isl_items, monkeypatch)
     d = report["datasets"]["isl3"]
     assert d["split"]["test_signers"] == ["rajat"] and d["split"]["counts"]["test"] == 27
     sysres = d["systems"]
-    assert set(sysres) >= {"real held-out", "nearest real", "mean pose", "generative", "motionclip"}
+    assert set(sysres) >= {"real held-out", "nearest real", "medoid recording", "mean pose", "generative", "motionclip"}
     assert "error" in sysres["motionclip"]  # no checkpoint, patched ensure_checkpoint returns "fake": load fails
     gen = sysres["generative"]
     assert gen["outputs"] == 6 and gen["samples_per_word"] == 2 and gen["dtw_pairs"] == 27
     assert 0 < gen["dtw_mje"]["value"] < 5 and 0 < sysres["mean pose"]["dtw_mje"]["value"] < 5
     assert sysres["nearest real"]["dtw_mje"]["value"] > 0
+    # one recording per word: the medoid lies between the oracle nearest recording and the mean pose
+    med = sysres["medoid recording"]
+    assert med["outputs"] == 3 and med["dtw_pairs"] == 27
+    for row in (med, gen, sysres["mean pose"]):  # the image-plane figure beside the 3-D one
+        assert 0 < row["dtw_mje_xy"]["value"] < 5
+    assert sysres["nearest real"]["dtw_mje"]["value"] <= med["dtw_mje"]["value"] < sysres["mean pose"]["dtw_mje"]["value"]
     for key in ("bt_top1", "fid", "diversity", "r_precision_top3"):
         assert gen[key]["low"] <= gen[key]["value"] <= gen[key]["high"]
     assert sysres["mean pose"]["diversity"]["value"] == 0.0
@@ -325,7 +363,7 @@ def test_evaluate_end_to_end_writes_the_report(tmp_path, isl_items, monkeypatch)
     on_disk = json.loads((out / "evaluation.json").read_text(encoding="utf-8"))
     assert on_disk["datasets"]["isl3"]["split"]["test_ids"] == d["split"]["test_ids"]
     md = (out / "README.md").read_text(encoding="utf-8")
-    assert md.count("| isl3 |") == 5 and "nearest real" in md
+    assert md.count("| isl3 |") == 6 and "nearest real" in md and "medoid recording" in md
     for name in ("metrics", "confusion", "tsne"):
         assert (out / f"isl3-{name}.png").stat().st_size > 1000
     # the CLI: unknown methods fail in one line

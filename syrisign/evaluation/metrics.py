@@ -145,6 +145,16 @@ def dtw_mje(hyp, ref, hyp_mask: np.ndarray | None = None, ref_mask: np.ndarray |
     return float(d[both].mean()) if both.any() else math.nan
 
 
+def image_plane(a: Arrays) -> Arrays:
+    """``a`` with its x and y only. MediaPipe measures the image plane; the depth of a hand or of the face
+    it estimates only about the wrist or the face's centre, and the offset from the body that normalization
+    leaves differs from signer to signer (KArSL's signer 03 sits 0.3 shoulder widths "behind" signer 01,
+    :func:`syrisign.retarget._anchor_depth`), so a depth difference between two people's recordings is in
+    part not movement. DTW-MJE on these arrays is the image-plane figure reported beside the 3-D one."""
+    x, m = a
+    return np.asarray(x)[..., :2], m
+
+
 def nearest_dtw_mje(ref: Arrays, candidates: Sequence[Arrays]) -> tuple[float, int]:
     """The smallest DTW-MJE of ``ref`` to any candidate, and that candidate's index."""
     scores = [dtw_mje(c, ref) for c in candidates]

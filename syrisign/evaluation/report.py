@@ -10,12 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+from syrisign.evaluation.run import BASELINES
 from syrisign.pose import atomic_write_bytes
 
 COLUMNS = [  # (key, header, better)
     ("bt_top1", "BT top-1 ↑", "max"),
     ("bt_top5", "BT top-5 ↑", "max"),
     ("dtw_mje", "DTW-MJE ↓", "min"),
+    ("dtw_mje_xy", "DTW-MJE x-y ↓", "min"),
     ("fid", "FID ↓", "min"),
     ("diversity", "Diversity", ""),
     ("r_precision_top1", "R-prec top-1 ↑", "max"),
@@ -74,7 +76,9 @@ def markdown(report: dict) -> str:
     lines += ["## How each number was made", "",
               "- **Systems.** *real held-out*: the held-out recordings themselves (the recognizer's ceiling). "
               "*nearest real*: for each held-out recording, the training recording of the same word with the least "
-              "DTW-MJE (the upper bound of retrieval). *mean pose*: the mean pose sequence of all training recordings, "
+              "DTW-MJE (the upper bound of retrieval). *medoid recording*: for each word, the training recording with "
+              "the least mean DTW-MJE to the word's other training recordings (one recording per word, as a lexicon "
+              "plays it). *mean pose*: the mean pose sequence of all training recordings, "
               "the same for every word (lower bound). *retrieval*: the top training recordings of the retrieval "
               "model's text→pose ranking (the first is what `syrisign search` picks; a wrong word counts against it). "
               "*generative*: T2M-GPT, several samples per word (seeds 0..k-1). *motionclip*: MotionCLIP, deterministic, "
@@ -83,7 +87,11 @@ def markdown(report: dict) -> str:
               "with the word it was made for, among all the recognizer's classes.",
               "- **DTW-MJE** (shoulder widths): each held-out recording against one output of its word, DTW with "
               "Euclidean frame cost over the joints both frames have, then the mean per-joint L2 along the path; "
-              "face-less layout (upper body and hands; Kinect-20 on ISL) at 25 fps after shoulder normalization.",
+              "face-less layout (upper body and hands; Kinect-20 on ISL) at 25 fps after shoulder normalization. "
+              "*x-y*: the same on the image plane only (MediaPipe estimates a hand's and the face's depth only "
+              "about the wrist and the face's centre, and the offset from the body left after normalization differs "
+              "from signer to signer, so part of a 3-D difference between two people is not movement; the same "
+              "alignment recomputed on x-y). *nearest real* is chosen by the 3-D figure.",
               "- **FID**: Fréchet distance between the recognizer's penultimate features of the outputs and of the "
               "held-out recordings, projected on 16 principal axes of the held-out features, Ledoit-Wolf "
               "covariances (tens of samples per set; a textbook 128-d FID would be singular). For *real held-out* it "
@@ -92,7 +100,7 @@ def markdown(report: dict) -> str:
               "(all pairs when there are fewer: see `diversity_pairs` in the JSON).",
               "- **R-precision**: the output's own word text among the texts of other words, ranked by distance in "
               "the recognizer's pose-text space; the pool is all classes (12 on KArSL words, 30 on ISL: fewer than 32).",
-              "- **Caveats.** *nearest real* and *retrieval* outputs are training recordings: the recognizer was "
+              "- **Caveats.** *nearest real*, *medoid recording* and *retrieval* outputs are training recordings: the recognizer was "
               "trained on them, so their back-translation mostly says whether the right word was picked. With the "
               "pool holding every class, R-precision top-1 ranks the same pose-text similarities as the recognizer's "
               "text head and equals BT top-1 (ties aside); top-2/3 add information. FID's bootstrap resamples "
@@ -292,7 +300,7 @@ def video_grid(p: dict, out_dir: Path, name: str, words: int = 3, size: int = 19
         real_i = p["test_keys"].index(w)
         panels = [("real held-out", p["test_seqs"][real_i])]
         for sname, s in p["systems"].items():
-            if sname in ("real held-out", "nearest real", "mean pose"):  # the methods only
+            if sname in BASELINES:  # the methods only
                 continue
             sys_ = s["system"]
             idx = sys_.per_word.get(w)

@@ -8,6 +8,9 @@ trained on its training part (the judge), the methods' outputs for every test wo
   the smallest DTW-MJE (the upper bound of what retrieval can do). Candidates are first ranked
   by the L2 distance of the sequences time-normalized to 32 frames and the exact DTW runs on the
   ``nearest_candidates`` best (documented approximation that keeps ISL's 540 x 54 pairs cheap);
+- ``medoid recording``: for each word, the one training recording with the least mean DTW-MJE to
+  the word's other training recordings (what a lexicon holding one recording per word plays;
+  among the ``medoid_candidates`` most typical by time-normalized L2 when a word has more);
 - ``mean pose``: the mean pose sequence of all training recordings (one sequence for every
   word, the lower bound).
 
@@ -18,7 +21,9 @@ interval (1000 resamples, seed fixed):
 
 - back-translation top-1/top-5 over every distinct output (label = the word it was made for);
 - DTW-MJE: each held-out recording against one output of its word (output ``k mod n`` for the
-  k-th recording of the word), in the face-less evaluation layout at 25 fps;
+  k-th recording of the word), in the face-less evaluation layout at 25 fps; in 3-D, and in the
+  image plane (x-y, :func:`~syrisign.evaluation.metrics.image_plane`: MediaPipe's hand and face depth
+  is relative, its offset from the body differs between signers);
 - FID on the recognizer's penultimate features against the held-out recordings, PCA-reduced to
   16 dimensions fitted on the held-out features and Ledoit-Wolf covariances (few samples);
 - diversity over 300 random pairs of outputs (all pairs when fewer);
@@ -44,7 +49,8 @@ from syrisign.evaluation import metrics as M
 from syrisign.evaluation.methods import METHODS, MethodUnavailable
 from syrisign.pose import PoseSequence
 
-REAL, NEAREST, MEAN = "real held-out", "nearest real", "mean pose"
+REAL, NEAREST, MEDOID, MEAN = "real held-out", "nearest real", "medoid recording", "mean pose"
+BASELINES = (REAL, NEAREST, MEDOID, MEAN)
 
 
 @dataclass
@@ -65,6 +71,7 @@ class EvaluateConfig:
     seed: int = 0
     dtw_fps: float = M.EVAL_FPS
     nearest_candidates: int = 5
+    medoid_candidates: int = 20
     train_missing: bool = True
     train_minutes: float | None = 4.0  # budget per missing training (the faster configuration)
     retrain_recognizer: bool = False
@@ -123,6 +130,33 @@ def nearest_real(test_arr, test_keys, train_arr, train_keys, k: int) -> tuple[li
         picks.append(int(cand[i]))
         scores.append(float(s[i]))
     return picks, scores
+
+
+def medoid_recordings(arrays, keys, words, k: int) -> dict[str, int]:
+    """For each word of ``words``: the index (into ``arrays``) of its recording with the least mean
+    DTW-MJE to the word's other recordings, among its ``k`` most typical by time-normalized L2
+    (:func:`retrieval.producer.typicality_order`) when it has more than ``k``."""
+    from retrieval.producer import typicality_order
+    by_key: dict[str, list[int]] = {}
+    for j, c in enumerate(keys):
+        by_key.setdefault(c, []).append(j)
+    out = {}
+    for w in words:
+        idx = by_key.get(w, [])
+        if not idx:
+            continue
+        if len(idx) > k:
+            idx = [idx[i] for i in typicality_order([arrays[j] for j in idx])[:k]]
+        if len(idx) <= 2:
+            out[w] = idx[0]
+            continue
+        mean = []
+        for a in idx:
+            d = [M.dtw_mje(arrays[b], arrays[a]) for b in idx if b != a]
+            d = [v for v in d if math.isfinite(v)]
+            mean.append(float(np.mean(d)) if d else math.inf)
+        out[w] = idx[int(np.argmin(mean))]
+    return out
 
 
 # -- one system --------------------------------------------------------------------------------------------
@@ -211,11 +245,14 @@ def system_metrics(system: System, rec, class_index: dict[str, int], text_space:
     res: dict = {"outputs": len(system.outputs), **system.info}
     res["bt_top1"] = _ci(M.bootstrap_ci(M.topk_hits(out.logits, y, 1), B, seed=seed))
     res["bt_top5"] = _ci(M.bootstrap_ci(M.topk_hits(out.logits, y, 5), B, seed=seed))
+    arrays = {j: M.pose_arrays(system.outputs[j], dtw_layout, cfg.dtw_fps) for j in set(system.paired) - {None}}
+    pairs = [(arrays[j], ref) if j is not None else None for j, ref in zip(system.paired, test_arr)]
     if dtw is None:
-        dtw = [M.dtw_mje(M.pose_arrays(system.outputs[j], dtw_layout, cfg.dtw_fps), ref) if j is not None else math.nan
-               for j, ref in zip(system.paired, test_arr)]
+        dtw = [M.dtw_mje(*p) if p else math.nan for p in pairs]
     res["dtw_mje"] = _ci(M.bootstrap_ci(dtw, B, seed=seed))
     res["dtw_pairs"] = int(np.isfinite(dtw).sum())
+    xy = [M.dtw_mje(M.image_plane(p[0]), M.image_plane(p[1])) if p else math.nan for p in pairs]
+    res["dtw_mje_xy"] = _ci(M.bootstrap_ci(xy, B, seed=seed))
     feats = out.features
     if len(feats) >= 2:
         res["fid"] = _ci(M.bootstrap_stat(lambda i, j: M.fid(feats[i], real_feats[j], basis=basis),
@@ -285,7 +322,7 @@ def evaluate_dataset(name: str, cfg: EvaluateConfig) -> tuple[dict, dict]:
     real_sys.paired = [None] * len(test)
 
     # baselines
-    _log(f"{name}: baselines (nearest real recording, mean pose)", cfg)
+    _log(f"{name}: baselines (nearest real recording, medoid recording, mean pose)", cfg)
     picks, near_scores = nearest_real(test_arr, test_keys, lex_arr, lex_keys, cfg.nearest_candidates)
     uniq = sorted(set(picks))
     pos = {j: i for i, j in enumerate(uniq)}
@@ -295,6 +332,11 @@ def evaluate_dataset(name: str, cfg: EvaluateConfig) -> tuple[dict, dict]:
                    "distinct_recordings": len(uniq)})
     for i, c in enumerate(near.keys):
         near.per_word.setdefault(c, []).append(i)
+    med = medoid_recordings(lex_arr, lex_keys, words, cfg.medoid_candidates)
+    medoid = _system_from_outputs(MEDOID, {c: [lex_seqs[j]] for c, j in med.items()}, test_keys,
+                                  {"note": f"the training recording of each word with the least mean DTW-MJE to the "
+                                           f"word's other training recordings (among its {cfg.medoid_candidates} most "
+                                           f"typical): one recording per word"})
     mx, mm = M.mean_pose_sequence(lex_arr)
     mean_seq = _array_seq(mx, mm, layout, cfg.dtw_fps, {"source": "mean pose"})
     mean = _system_from_outputs(MEAN, {c: [mean_seq] for c in words}, test_keys,
@@ -326,7 +368,7 @@ def evaluate_dataset(name: str, cfg: EvaluateConfig) -> tuple[dict, dict]:
     # metrics
     results: dict = {}
     plots: dict = {"classes": rec.classes, "words": words, "layout": layout, "systems": {}}
-    all_systems = [(real_sys, None), (near, near_scores), (mean, None)] + [(s, None) for s in systems]
+    all_systems = [(real_sys, None), (near, near_scores), (medoid, None), (mean, None)] + [(s, None) for s in systems]
     for sys_, dtw in all_systems:
         t0 = time.perf_counter()
         _log(f"{name}: metrics of {sys_.name}", cfg)
