@@ -161,7 +161,8 @@ def format_table(gen: dict) -> str:
             label = name
             if name == "T2M-GPT sampled":
                 n, select = gen.get("candidates", 1), gen.get("select") or "text"
-                each = (f", each the barycentre of {n}" if select == "barycentre" else f", each of {n} by {select}")
+                each = {"barycentre": f", each the barycentre of {n}", "guarded": f", each the guarded barycentre of {n}"
+                    }.get(select, f", each of {n} by {select}")
                 label += (f" (T={gen['temperature']:g}, top-k {gen['top_k']}, {gen['samples_per_word']} per word"
                           + (each if n > 1 else "")
                           + (", base tokens" if gen.get("decode_layers") == 1 else "") + ")")
@@ -190,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--select", choices=SELECT, default=SELECT[0],
                    help="how the candidates become one output: text (the closest to the text, default), consensus "
                         "(of the half closest to the text, the one the others agree with most: least mean DTW-MJE to "
-                        "them) or barycentre (their average along DTW paths, on the timing of the closest to the text)")
+                        "them), barycentre (their average along DTW paths, on the timing of the closest to the text) "
+                        "or guarded (the barycentre unless the retrieval model reads the closest to the text as the "
+                        "word and not the barycentre)")
     p.add_argument("--decode-layers", default=None,
                    help="residual VQ-VAE: all, base, or a number of layers (default: the checkpoint's choice)")
     p.add_argument("--references", choices=["test", "val"], default="test",

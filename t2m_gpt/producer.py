@@ -172,8 +172,10 @@ class GenerativeProducer:
     def best_of(self, text: str, seed: int | None = None) -> tuple[tuple[np.ndarray, list[int], bool], dict]:
         """The pick among ``candidates`` samples of ``text`` (:func:`t2m_gpt.rerank.pick`: by ``select``, the
         closest to the text by default; ``barycentre``: the usable samples averaged along DTW paths from the
-        closest to the text, with its handshapes and face, :func:`t2m_gpt.rerank.barycentre`); the first
-        candidate is the sample of ``seed`` (default: the unit's seed), i.e. what one sample would give."""
+        closest to the text, with its handshapes and face, :func:`t2m_gpt.rerank.barycentre`; ``guarded``: that
+        average unless the retrieval model reads the closest to the text as the word and not the average,
+        :meth:`t2m_gpt.rerank.Reranker.reads`); the first candidate is the sample of ``seed`` (default: the
+        unit's seed), i.e. what one sample would give."""
         from syrisign.ml.features import to_sequence
         from t2m_gpt.rerank import pick
         base = self.unit_seed(text) if seed is None else seed
@@ -183,17 +185,30 @@ class GenerativeProducer:
         # a decode that leaves the body's range (joints flung metres away) can still score high: pass it over
         usable = odd <= 0.5 if (odd <= 0.5).any() else np.ones(len(results), dtype=bool)
         poses = [x for x, _, _ in results]
-        k, info = pick(poses, scores, usable, "text" if self.select == "barycentre" else self.select)
+        averaged = self.select in ("barycentre", "guarded")
+        k, info = pick(poses, scores, usable, "text" if averaged else self.select)
         out = results[k]
-        if self.select == "barycentre" and usable.sum() >= 2:  # the usable samples' movement averaged, on k's
+        if averaged and usable.sum() >= 2:  # the usable samples' movement averaged, on k's
             # timing, with k's handshapes and face
             from t2m_gpt.rerank import barycentre, with_shapes_of
             keep = np.flatnonzero(usable)
-            mean = barycentre([poses[j] for j in keep], int(np.flatnonzero(keep == k)[0]))
-            out = (with_shapes_of(mean, poses[k], self.layout), out[1], out[2])
+            mean = with_shapes_of(barycentre([poses[j] for j in keep], int(np.flatnonzero(keep == k)[0])), poses[k],
+                                  self.layout)
             info = {"select": "barycentre", "averaged": int(len(keep))}
+            if self.select == "guarded":  # the text pick where averaging lost the word for the retrieval model
+                read_pick, read_mean = self.reranker.reads(
+                    text, [to_sequence(x, None, self.features) for x in (poses[k], mean)], self.rivals(text))
+                info["guard"] = "kept" if read_mean or not read_pick else "text pick"
+                if info["guard"] == "text pick":
+                    info["select"] = "text"
+            if info["select"] == "barycentre":
+                out = (mean, out[1], out[2])
         return out, {"candidates": self.candidates, "picked": k, "rerank_score": round(float(scores[k]), 4),
                      "passed_over": int((~usable).sum()), "reranker": str(self.reranker.path), **info}
+
+    def rivals(self, text: str) -> list[str]:
+        """The training texts of every word ``text`` is not a text of (what a sign of ``text`` must not be read as)."""
+        return sorted({t for ts in self.train_texts.values() if text not in ts for t in ts})
 
     def implausible_share(self, x: np.ndarray, z: float = 5.0, margin: float = 0.1) -> float:
         """Share of frames with a joint further than ``z`` standard deviations (+ ``margin`` shoulder widths)

@@ -20,7 +20,11 @@ is an option, not the default (results/generative.md, "Consensus of the samples,
 ``"barycentre"`` outputs no single candidate but their average along DTW paths (:func:`barycentre`: DTW
 barycentre averaging, Petitjean et al. 2011) started from the candidate closest to the text, whose timing,
 handshapes and face it keeps (:func:`with_shapes_of`): the movement that is on average closest, by DTW, to
-every usable sample (results/generative.md, "The barycentre of the samples").
+every usable sample (results/generative.md, "The barycentre of the samples"). Averaging can blur a sign
+into another word's, so ``"guarded"`` keeps the barycentre except where the retrieval model reads the text
+pick as the word and no longer the barycentre (:meth:`Reranker.reads`: the text closer to its pose embedding
+than every other training word's texts); there it outputs the text pick (results/generative.md, "A guarded
+barycentre").
 
 The retrieval model must not have seen the recordings a generated sign is compared with: the
 evaluation passes the checkpoint trained on its training signers only (``retrieval-<dataset>.pt``,
@@ -37,7 +41,7 @@ from syrisign.errors import SyriSignError
 from syrisign.pose import PoseSequence
 
 
-SELECT = ("text", "consensus", "barycentre")  # how the candidates become one output (pick, barycentre)
+SELECT = ("text", "consensus", "barycentre", "guarded")  # how the candidates become one output (pick, barycentre)
 DEFAULT_CANDIDATES = 8  # chosen on the training signers' validation recordings (results/generative.md)
 
 
@@ -139,8 +143,8 @@ class Reranker:
         self.loaded = self.text.load()
         self.features = self.loaded.config.features()
 
-    def scores(self, text: str, candidates: list[PoseSequence]) -> np.ndarray:
-        """``(n,)`` cosine of each candidate's pose embedding with the text's; -1 for a candidate without frames."""
+    def embed(self, candidates: list[PoseSequence]) -> tuple[np.ndarray, np.ndarray]:
+        """``(pose embeddings (k, d) of the candidates with frames, (n,) bool: which have frames)``."""
         from retrieval.data import Item
         from retrieval.evaluate import embed_items
         from syrisign.ml.features import prepare
@@ -150,8 +154,25 @@ class Reranker:
             ok.append(len(x) > 0)
             if len(x):
                 items.append(Item(x, m, "", None, ""))
+        ok = np.asarray(ok, dtype=bool)
+        return (embed_items(self.loaded.model, items) if items else np.zeros((0, 0), np.float32)), ok
+
+    def scores(self, text: str, candidates: list[PoseSequence]) -> np.ndarray:
+        """``(n,)`` cosine of each candidate's pose embedding with the text's; -1 for a candidate without frames."""
+        emb, ok = self.embed(candidates)
         out = np.full(len(candidates), -1.0, dtype=np.float32)
-        if items:
-            t = self.text.encode([text])[0]
-            out[np.flatnonzero(ok)] = embed_items(self.loaded.model, items) @ t
+        if ok.any():
+            out[ok] = emb @ self.text.encode([text])[0]
+        return out
+
+    def reads(self, text: str, candidates: list[PoseSequence], rivals: list[str]) -> np.ndarray:
+        """``(n,)`` bool: the candidate's pose embedding is closer (cosine) to ``text`` than to every text of
+        ``rivals`` (other words' texts): the retrieval model would read it as that word. False without frames;
+        True for every candidate with frames when there is no rival."""
+        emb, ok = self.embed(candidates)
+        out = np.zeros(len(candidates), dtype=bool)
+        if ok.any():
+            t = self.text.encode([text] + list(rivals))  # (1 + r, d)
+            sims = emb @ t.T
+            out[ok] = sims[:, 0] > (sims[:, 1:].max(1) if len(rivals) else -np.inf)
         return out

@@ -470,6 +470,22 @@ def test_best_of_n_keeps_the_retrieval_models_favourite_plausible_sample(trained
     assert mean.meta["select"] == "barycentre" and mean.meta["picked"] == want
     assert mean.meta["averaged"] == int(plausible.sum()) and len(mean.data) == len(seq.data)
     assert not np.allclose(mean.data, seq.data)  # an average, not the pick itself
+    # select="guarded": the barycentre, unless the retrieval model reads the pick as the word and not the average
+    guarded = load_producer("generative", checkpoint=str(gpt), candidates=4, reranker=ck, select="guarded")
+    rivals = guarded.rivals(text)
+    assert rivals and text not in rivals and all(text not in guarded.train_texts[c] or not set(guarded.train_texts[c])
+                                                 & set(rivals) for c in guarded.train_texts)
+    seqs = [to_sequence(x, None, best.features) for x, _, _ in cands]
+    read = guarded.reranker.reads(text, seqs, rivals)
+    by_rival = np.stack([guarded.reranker.scores(r, seqs) for r in rivals])  # (rivals, 4)
+    np.testing.assert_array_equal(read, scores > by_rival.max(0))
+    assert guarded.reranker.reads(text, seqs, []).all()
+    for verdict, kept in (([True, False], False), ([True, True], True), ([False, False], True), ([False, True], True)):
+        monkeypatch.setattr(guarded.reranker, "reads", lambda t, s, r, v=verdict: np.array(v))
+        out = guarded.produce([unit])[0]
+        assert out.meta["guard"] == ("kept" if kept else "text pick") and out.meta["picked"] == want
+        np.testing.assert_array_equal(out.data, (mean if kept else seq).data)
+        assert out.meta["select"] == ("barycentre" if kept else "text")
 
     # a decode flung far out of the body's range is passed over however well it scores
     far = [(x + (20.0 if j == 1 else 0.0), c, e) for j, (x, c, e) in enumerate(cands)]

@@ -36,9 +36,10 @@ def _add_run_arguments(p: argparse.ArgumentParser, suppress: bool) -> None:
                    help="T2M-GPT: each output is the best of this many samples by the text-pose similarity of the "
                         "dataset's evaluation retrieval model (default: the generator's, 8; 1: no reranking)")
     # t2m_gpt.rerank.SELECT, written out: importing it here would load numpy on every command's start-up
-    p.add_argument("--select", choices=("text", "consensus", "barycentre"), default=d(None),
+    p.add_argument("--select", choices=("text", "consensus", "barycentre", "guarded"), default=d(None),
                    help="T2M-GPT: how the candidates become one output: text (the closest to the text), consensus "
-                        "or barycentre (their DTW average); default: the generator's")
+                        "or barycentre (their DTW average), guarded (the barycentre unless the retrieval model reads "
+                        "the text pick as the word and not the barycentre); default: the generator's")
     p.add_argument("--sentences", type=int, default=d(20), help="multi-sign sequences for WER, join jerk, duration ratio")
     p.add_argument("--bootstrap", type=int, default=d(1000), help="bootstrap resamples for the 95%% intervals")
     p.add_argument("--seed", type=int, default=d(0))
