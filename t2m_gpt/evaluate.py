@@ -161,8 +161,8 @@ def format_table(gen: dict) -> str:
             label = name
             if name == "T2M-GPT sampled":
                 n, select = gen.get("candidates", 1), gen.get("select") or "text"
-                each = {"barycentre": f", each the barycentre of {n}", "guarded": f", each the guarded barycentre of {n}"
-                    }.get(select, f", each of {n} by {select}")
+                each = {"barycentre": f", each the barycentre of {n}",
+                        "guarded": f", each the guarded barycentre of {n}"}.get(select, f", each of {n} by {select}")
                 label += (f" (T={gen['temperature']:g}, top-k {gen['top_k']}, {gen['samples_per_word']} per word"
                           + (each if n > 1 else "")
                           + (", base tokens" if gen.get("decode_layers") == 1 else "") + ")")

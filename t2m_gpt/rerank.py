@@ -142,6 +142,16 @@ class Reranker:
         self.text = get_text_encoder(f"retrieval:{self.path}")  # its text tower, with the model's sign-language tag
         self.loaded = self.text.load()
         self.features = self.loaded.config.features()
+        self._texts: dict[str, np.ndarray] = {}  # text -> its embedding: a word's rivals are the same every call
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """``(n, d)`` the text tower's embeddings of ``texts``, each text encoded once per Reranker."""
+        new = [t for t in dict.fromkeys(texts) if t not in self._texts]
+        if len(self._texts) + len(new) > 10_000:  # a long-running service: bounded
+            self._texts.clear()
+        if new:
+            self._texts.update(zip(new, self.text.encode(new)))
+        return np.stack([self._texts[t] for t in texts])
 
     def embed(self, candidates: list[PoseSequence]) -> tuple[np.ndarray, np.ndarray]:
         """``(pose embeddings (k, d) of the candidates with frames, (n,) bool: which have frames)``."""
@@ -162,7 +172,7 @@ class Reranker:
         emb, ok = self.embed(candidates)
         out = np.full(len(candidates), -1.0, dtype=np.float32)
         if ok.any():
-            out[ok] = emb @ self.text.encode([text])[0]
+            out[ok] = emb @ self.encode([text])[0]
         return out
 
     def reads(self, text: str, candidates: list[PoseSequence], rivals: list[str]) -> np.ndarray:
@@ -172,7 +182,7 @@ class Reranker:
         emb, ok = self.embed(candidates)
         out = np.zeros(len(candidates), dtype=bool)
         if ok.any():
-            t = self.text.encode([text] + list(rivals))  # (1 + r, d)
+            t = self.encode([text] + list(rivals))  # (1 + r, d)
             sims = emb @ t.T
             out[ok] = sims[:, 0] > (sims[:, 1:].max(1) if len(rivals) else -np.inf)
         return out

@@ -100,8 +100,8 @@ def markdown(report: dict) -> str:
               "(all pairs when there are fewer: see `diversity_pairs` in the JSON).",
               "- **R-precision**: the output's own word text among the texts of other words, ranked by distance in "
               "the recognizer's pose-text space; the pool is all classes (12 on KArSL words, 30 on ISL: fewer than 32).",
-              "- **Caveats.** *nearest real*, *medoid recording* and *retrieval* outputs are training recordings: the recognizer was "
-              "trained on them, so their back-translation mostly says whether the right word was picked. With the "
+              "- **Caveats.** *nearest real*, *medoid recording* and *retrieval* outputs are training recordings: the "
+              "recognizer was trained on them, so their back-translation mostly says whether the right word was picked. With the "
               "pool holding every class, R-precision top-1 ranks the same pose-text similarities as the recognizer's "
               "text head and equals BT top-1 (ties aside); top-2/3 add information. FID's bootstrap resamples "
               "contain duplicates, which raises FID, so its interval can lie above the full-sample value.",
