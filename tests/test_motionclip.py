@@ -104,22 +104,29 @@ def test_losses_fall_on_a_tiny_batch(tiny_arrays):
     from syrisign.ml.text import get_text_encoder
     arrays, labels, _ = tiny_arrays
     items = arrays[:12]
-    m = _model()
-    st = Standardizer.fit(items)
-    m.set_stats(st.mean, st.std)
-    x, jm, fm = collate(items)
-    text = torch.as_tensor(get_text_encoder("use").encode(labels[:12]))
-    opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
-    first = None
-    for _ in range(100):
-        _, _, losses = m(x, jm, fm, text)
-        first = first or {k: float(v.detach()) for k, v in losses.items()}
-        opt.zero_grad()
-        losses["total"].backward()
-        opt.step()
-    m.eval()
-    with torch.no_grad():
-        last = {k: float(v) for k, v in m(x, jm, fm, text)[2].items()}
+    # one thread: the order of float sums changes with the thread count, and over 100 steps so does how far the
+    # velocity loss falls (13-24 % on 4, 2 and 1 threads); the suite's threads follow the machine's load
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        m = _model()
+        st = Standardizer.fit(items)
+        m.set_stats(st.mean, st.std)
+        x, jm, fm = collate(items)
+        text = torch.as_tensor(get_text_encoder("use").encode(labels[:12]))
+        opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
+        first = None
+        for _ in range(100):
+            _, _, losses = m(x, jm, fm, text)
+            first = first or {k: float(v.detach()) for k, v in losses.items()}
+            opt.zero_grad()
+            losses["total"].backward()
+            opt.step()
+        m.eval()
+        with torch.no_grad():
+            last = {k: float(v) for k, v in m(x, jm, fm, text)[2].items()}
+    finally:
+        torch.set_num_threads(threads)
     for k in ("total", "recon", "align", "map"):
         assert last[k] < 0.5 * first[k], (k, first[k], last[k])
     assert last["vel"] < 0.85 * first["vel"], (first["vel"], last["vel"])  # recording jitter cannot be learnt
