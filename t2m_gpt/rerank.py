@@ -133,6 +133,8 @@ def pick(poses: list[np.ndarray], scores: np.ndarray, usable: np.ndarray, select
 class Reranker:
     """Scores candidate signs of a text with a trained retrieval checkpoint."""
 
+    TEXT_CACHE = 10_000  # text embeddings kept at most (then the cache starts again)
+
     def __init__(self, checkpoint: str | os.PathLike) -> None:
         from syrisign.ml.text import get_text_encoder
         self.path = Path(checkpoint).expanduser()
@@ -147,8 +149,9 @@ class Reranker:
     def encode(self, texts: list[str]) -> np.ndarray:
         """``(n, d)`` the text tower's embeddings of ``texts``, each text encoded once per Reranker."""
         new = [t for t in dict.fromkeys(texts) if t not in self._texts]
-        if len(self._texts) + len(new) > 10_000:  # a long-running service: bounded
+        if len(self._texts) + len(new) > self.TEXT_CACHE:  # a long-running service: bounded
             self._texts.clear()
+            new = list(dict.fromkeys(texts))  # what was cached of this call went with the rest
         if new:
             self._texts.update(zip(new, self.text.encode(new)))
         return np.stack([self._texts[t] for t in texts])

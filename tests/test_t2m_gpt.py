@@ -497,6 +497,18 @@ def test_best_of_n_keeps_the_retrieval_models_favourite_plausible_sample(trained
     assert out.meta["picked"] == 2 and out.meta["passed_over"] == 1
 
 
+def test_the_rerankers_text_cache_gives_the_text_towers_embeddings_and_starts_again_when_full(tmp_path):
+    from t2m_gpt.rerank import Reranker
+    r = Reranker(_tiny_retrieval_checkpoint(tmp_path / "r.pt"))
+    texts = ["نعم", "لا", "yes", "no"]
+    fresh = r.text.encode(texts)
+    np.testing.assert_allclose(r.encode(texts[:2]), fresh[:2], atol=1e-6)
+    r.TEXT_CACHE = 3
+    got = r.encode([texts[0], texts[2], texts[3], texts[0]])  # one cached, two new: over the bound
+    np.testing.assert_allclose(got, fresh[[0, 2, 3, 0]], atol=1e-6)
+    assert len(r._texts) == 3
+
+
 def test_consensus_keeps_the_sample_the_others_agree_with_among_those_close_to_the_text():
     """Minimum Bayes risk selection: of the half closest to the text, the candidate with the least mean DTW-MJE
     to the other usable candidates; the text score alone would keep an outlier."""
