@@ -21,7 +21,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from t2m_gpt.metrics import dtw_mje_many
+from t2m_gpt.metrics import dtw_mje_many, medoid
 
 
 def _medoid(recs: list[tuple[np.ndarray, np.ndarray]], cap: int, rng: np.random.Generator) -> int:
@@ -29,14 +29,7 @@ def _medoid(recs: list[tuple[np.ndarray, np.ndarray]], cap: int, rng: np.random.
     idx = list(range(len(recs)))
     if len(idx) > cap:
         idx = sorted(rng.choice(len(recs), cap, replace=False).tolist())
-    if len(idx) == 1:
-        return idx[0]
-    mean = []
-    for a in idx:
-        others = [b for b in idx if b != a]
-        d = dtw_mje_many([recs[b][0] for b in others], recs[a][0], [recs[b][1] for b in others], recs[a][1])
-        mean.append(np.nanmean(d))
-    return idx[int(np.nanargmin(mean))]
+    return idx[medoid([recs[i] for i in idx])]
 
 
 def evaluate_generation(producer, split, samples: int = 3, seed: int = 0, max_refs: int = 20, medoid_cap: int = 20,

@@ -112,6 +112,20 @@ def dtw_mje_many(hyps: list[np.ndarray], ref: np.ndarray, hyp_masks: list[np.nda
     return out
 
 
+def medoid(recs: list[tuple[np.ndarray, np.ndarray | None]]) -> int:
+    """Position in ``recs`` (each ``(x (T, J, 3), mask (T, J) or None)``) of the recording with the least mean
+    DTW-MJE to the others (the one whose movement the others are, on average, closest to); the first on ties and
+    with fewer than three recordings. Each recording against the others in one batched DTW."""
+    if not recs:
+        raise ValueError("the medoid of no recording")
+    mean = []
+    for a, (x, m) in enumerate(recs):
+        others = [b for b in range(len(recs)) if b != a]
+        d = dtw_mje_many([recs[b][0] for b in others], x, [recs[b][1] for b in others], m)
+        mean.append(float(np.nanmean(d)) if np.isfinite(d).any() else np.inf)
+    return int(np.argmin(mean))
+
+
 def dtw_average(seqs: list[np.ndarray], ref: np.ndarray) -> np.ndarray:
     """``(T, J, 3)``: each frame of ``ref`` replaced by the mean of the frames of ``seqs`` (every joint present)
     that DTW aligns to it, all sequences aligned together; one step of DTW barycentre averaging."""

@@ -137,6 +137,7 @@ def medoid_recordings(arrays, keys, words, k: int) -> dict[str, int]:
     DTW-MJE to the word's other recordings, among its ``k`` most typical by time-normalized L2
     (:func:`retrieval.producer.typicality_order`) when it has more than ``k``."""
     from retrieval.producer import typicality_order
+    from t2m_gpt.metrics import medoid
     by_key: dict[str, list[int]] = {}
     for j, c in enumerate(keys):
         by_key.setdefault(c, []).append(j)
@@ -147,15 +148,7 @@ def medoid_recordings(arrays, keys, words, k: int) -> dict[str, int]:
             continue
         if len(idx) > k:
             idx = [idx[i] for i in typicality_order([arrays[j] for j in idx])[:k]]
-        if len(idx) <= 2:
-            out[w] = idx[0]
-            continue
-        mean = []
-        for a in idx:
-            d = [M.dtw_mje(arrays[b], arrays[a]) for b in idx if b != a]
-            d = [v for v in d if math.isfinite(v)]
-            mean.append(float(np.mean(d)) if d else math.inf)
-        out[w] = idx[int(np.argmin(mean))]
+        out[w] = idx[medoid([arrays[j] for j in idx])]
     return out
 
 
